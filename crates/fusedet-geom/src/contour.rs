@@ -1,0 +1,292 @@
+//! Border following (Suzuki & Abe, 1985) with the semantics of OpenCV's
+//! `findContours(image, RETR_LIST, CHAIN_APPROX_SIMPLE)`: every outer and hole border of the
+//! 8-connected foreground, each compressed to the end points of its straight runs.
+
+use crate::IntPoint;
+
+/// One border of a binary image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Contour {
+    /// Vertices in tracing order (end points of horizontal, vertical and diagonal runs).
+    pub points: Vec<IntPoint>,
+    /// True for the border of a hole (a background region enclosed by foreground).
+    pub is_hole: bool,
+}
+
+/// Chain-code offsets, counter-clockwise on screen starting to the east (OpenCV's order).
+const DIRS: [(i64, i64); 8] = [
+    (1, 0),
+    (1, -1),
+    (0, -1),
+    (-1, -1),
+    (-1, 0),
+    (-1, 1),
+    (0, 1),
+    (1, 1),
+];
+
+fn dir_of(dx: i64, dy: i64) -> usize {
+    DIRS.iter()
+        .position(|&d| d == (dx, dy))
+        .expect("neighbouring pixels")
+}
+
+/// Finds every border of the foreground (`mask[y * width + x] != 0`).
+///
+/// Contours come in OpenCV's order for `RETR_LIST` (the reverse of the raster order in which
+/// their first pixels are met), so a `max_candidates` cap keeps the same ones.
+///
+/// # Panics
+/// Panics if `mask.len() != width * height`.
+pub fn find_contours(mask: &[u8], width: usize, height: usize) -> Vec<Contour> {
+    assert_eq!(mask.len(), width * height, "mask size");
+    let pw = width + 2;
+    let ph = height + 2;
+    let mut img = vec![0i32; pw * ph];
+    for y in 0..height {
+        for x in 0..width {
+            if mask[y * width + x] != 0 {
+                img[(y + 1) * pw + x + 1] = 1;
+            }
+        }
+    }
+    let idx = |x: i64, y: i64| (y as usize) * pw + x as usize;
+    let mut contours = Vec::new();
+    let mut nbd: i32 = 1;
+    for y in 1..(ph as i64 - 1) {
+        for x in 1..(pw as i64 - 1) {
+            let v = img[idx(x, y)];
+            let start_from = if v == 1 && img[idx(x - 1, y)] == 0 {
+                Some((x - 1, false))
+            } else if v >= 1 && img[idx(x + 1, y)] == 0 {
+                Some((x + 1, true))
+            } else {
+                None
+            };
+            let Some((x2, is_hole)) = start_from else {
+                continue;
+            };
+            nbd = nbd.checked_add(1).unwrap_or(2);
+            let chain = follow_border(&mut img, pw, (x, y), (x2, y), nbd);
+            contours.push(Contour {
+                points: compress_chain(&chain)
+                    .into_iter()
+                    .map(|(px, py)| IntPoint::new(px - 1, py - 1))
+                    .collect(),
+                is_hole,
+            });
+        }
+    }
+    contours.reverse();
+    contours
+}
+
+/// Follows one border from `start`, whose zero neighbour `prev` is where the search begins.
+/// Returns every border pixel in order (padded coordinates) and relabels the image.
+fn follow_border(
+    img: &mut [i32],
+    pw: usize,
+    start: (i64, i64),
+    prev: (i64, i64),
+    nbd: i32,
+) -> Vec<(i64, i64)> {
+    let at = |img: &[i32], p: (i64, i64)| img[(p.1 as usize) * pw + p.0 as usize];
+    let idx = |p: (i64, i64)| (p.1 as usize) * pw + p.0 as usize;
+    // 3.1: clockwise search around `start` from `prev` for a non-zero pixel.
+    let d0 = dir_of(prev.0 - start.0, prev.1 - start.1);
+    let mut first = None;
+    for k in 0..8 {
+        let d = (d0 + 8 - k) % 8;
+        let p = (start.0 + DIRS[d].0, start.1 + DIRS[d].1);
+        if at(img, p) != 0 {
+            first = Some(p);
+            break;
+        }
+    }
+    let Some(p1) = first else {
+        img[idx(start)] = -nbd;
+        return vec![start];
+    };
+    let mut p2 = p1;
+    let mut p3 = start;
+    let mut chain = vec![start];
+    loop {
+        // 3.3: counter-clockwise search around p3, starting after p2.
+        let d2 = dir_of(p2.0 - p3.0, p2.1 - p3.1);
+        let mut east_zero = false;
+        let mut p4 = p3;
+        for k in 1..=8 {
+            let d = (d2 + k) % 8;
+            let p = (p3.0 + DIRS[d].0, p3.1 + DIRS[d].1);
+            if at(img, p) != 0 {
+                p4 = p;
+                break;
+            }
+            if d == 0 {
+                east_zero = true;
+            }
+        }
+        // 3.4: relabel p3.
+        if east_zero {
+            img[idx(p3)] = -nbd;
+        } else if at(img, p3) == 1 {
+            img[idx(p3)] = nbd;
+        }
+        // 3.5: back at the start through the same first step?
+        if p4 == start && p3 == p1 {
+            break;
+        }
+        p2 = p3;
+        p3 = p4;
+        chain.push(p3);
+    }
+    chain
+}
+
+/// Keeps the first point and every point where the outgoing chain direction changes
+/// (OpenCV's `CHAIN_APPROX_SIMPLE`).
+fn compress_chain(chain: &[(i64, i64)]) -> Vec<(i64, i64)> {
+    let n = chain.len();
+    if n <= 1 {
+        return chain.to_vec();
+    }
+    let out_dir = |k: usize| {
+        let a = chain[k];
+        let b = chain[(k + 1) % n];
+        (b.0 - a.0, b.1 - a.1)
+    };
+    let mut kept = vec![chain[0]];
+    let mut prev = out_dir(0);
+    for k in 1..n {
+        let d = out_dir(k);
+        if d != prev {
+            kept.push(chain[k]);
+            prev = d;
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn draw(w: usize, h: usize, rects: &[(usize, usize, usize, usize)]) -> Vec<u8> {
+        let mut m = vec![0u8; w * h];
+        for &(x0, y0, x1, y1) in rects {
+            for y in y0..=y1 {
+                for x in x0..=x1 {
+                    m[y * w + x] = 1;
+                }
+            }
+        }
+        m
+    }
+
+    fn pts(c: &Contour) -> Vec<(i64, i64)> {
+        c.points.iter().map(|p| (p.x, p.y)).collect()
+    }
+
+    #[test]
+    fn filled_rectangle_gives_its_four_corners() {
+        let m = draw(10, 8, &[(2, 1, 6, 4)]);
+        let cs = find_contours(&m, 10, 8);
+        assert_eq!(cs.len(), 1);
+        assert!(!cs[0].is_hole);
+        // OpenCV: [[2,1],[2,4],[6,4],[6,1]]
+        assert_eq!(pts(&cs[0]), vec![(2, 1), (2, 4), (6, 4), (6, 1)]);
+    }
+
+    #[test]
+    fn single_pixel_and_touching_the_image_edge() {
+        let m = draw(4, 3, &[(0, 0, 0, 0), (3, 2, 3, 2)]);
+        let cs = find_contours(&m, 4, 3);
+        assert_eq!(cs.len(), 2);
+        // Reverse raster order: the bottom-right pixel first.
+        assert_eq!(pts(&cs[0]), vec![(3, 2)]);
+        assert_eq!(pts(&cs[1]), vec![(0, 0)]);
+    }
+
+    #[test]
+    fn ring_has_an_outer_and_a_hole_border() {
+        let mut m = draw(9, 9, &[(1, 1, 7, 7)]);
+        for y in 3..=5 {
+            for x in 3..=5 {
+                m[y * 9 + x] = 0;
+            }
+        }
+        let cs = find_contours(&m, 9, 9);
+        assert_eq!(cs.len(), 2);
+        let holes: Vec<_> = cs.iter().filter(|c| c.is_hole).collect();
+        assert_eq!(holes.len(), 1);
+        // OpenCV gives the hole border through the foreground pixels around the hole.
+        let mut hole = pts(holes[0]);
+        hole.sort();
+        assert_eq!(hole, vec![(2, 3), (3, 2), (3, 6), (5, 2), (5, 6), (6, 3), (6, 5), (2, 5)]
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>());
+    }
+
+    proptest! {
+        #[test]
+        fn contour_points_are_in_bounds_and_on_foreground(
+            w in 1usize..24, h in 1usize..24, seed in any::<u64>()
+        ) {
+            let mut s = seed;
+            let m: Vec<u8> = (0..w * h).map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 33) % 3 == 0) as u8
+            }).collect();
+            for c in find_contours(&m, w, h) {
+                prop_assert!(!c.points.is_empty());
+                for p in c.points {
+                    prop_assert!(p.x >= 0 && (p.x as usize) < w && p.y >= 0 && (p.y as usize) < h);
+                    prop_assert!(m[p.y as usize * w + p.x as usize] != 0);
+                }
+            }
+        }
+
+        #[test]
+        fn every_foreground_component_has_an_outer_border(
+            w in 1usize..20, h in 1usize..20, seed in any::<u64>()
+        ) {
+            let mut s = seed;
+            let m: Vec<u8> = (0..w * h).map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 33) % 2 == 0) as u8
+            }).collect();
+            let outer = find_contours(&m, w, h).iter().filter(|c| !c.is_hole).count();
+            prop_assert_eq!(outer, count_components(&m, w, h));
+        }
+    }
+
+    fn count_components(m: &[u8], w: usize, h: usize) -> usize {
+        let mut seen = vec![false; w * h];
+        let mut count = 0;
+        for start in 0..w * h {
+            if m[start] == 0 || seen[start] {
+                continue;
+            }
+            count += 1;
+            let mut stack = vec![start];
+            seen[start] = true;
+            while let Some(i) = stack.pop() {
+                let (x, y) = ((i % w) as i64, (i / w) as i64);
+                for (dx, dy) in DIRS {
+                    let (nx, ny) = (x + dx, y + dy);
+                    if nx >= 0 && ny >= 0 && (nx as usize) < w && (ny as usize) < h {
+                        let j = ny as usize * w + nx as usize;
+                        if m[j] != 0 && !seen[j] {
+                            seen[j] = true;
+                            stack.push(j);
+                        }
+                    }
+                }
+            }
+        }
+        count
+    }
+}

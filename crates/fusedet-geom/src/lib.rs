@@ -1,0 +1,68 @@
+//! Pure-Rust geometry for text detection, with no model dependency.
+//!
+//! Every algorithm here reproduces the semantics of the tool the reference Python pipelines
+//! call, so that post-processing and label generation give the same integers:
+//!
+//! | module | reproduces | written by hand because |
+//! |---|---|---|
+//! | [`polygon`] | shapely `area`, `length`, `is_valid` | trivial |
+//! | [`contour`] | OpenCV `findContours(RETR_LIST, CHAIN_APPROX_SIMPLE)` (Suzuki–Abe) | imageproc traces the same borders but not OpenCV's hole/outer order or point compression |
+//! | [`minrect`] | OpenCV `convexHull`, `minAreaRect` (rotating calipers in `f32`), `boxPoints`, DB's `get_mini_boxes` | the `f32` arithmetic decides whether a corner truncates to 99 or 100 downstream |
+//! | [`offset`] | Clipper 6.4 `ClipperOffset` with round joins (pyclipper) | no crate reproduces Clipper's integer grid and arc step count |
+//! | [`simplify`] | OpenCV `approxPolyDP` (closed), `arcLength` | small |
+//! | [`fill`] | OpenCV `fillPoly` on `int32` vertices | needs OpenCV's boundary rule |
+//! | [`iou`] | shapely intersection / union area for convex polygons | Sutherland–Hodgman is exact for convex inputs |
+//!
+//! Coordinates are `(x, y)` pixels, x to the right and y down.
+
+#![forbid(unsafe_code)]
+
+pub mod contour;
+pub mod fill;
+pub mod iou;
+pub mod minrect;
+pub mod offset;
+pub mod polygon;
+pub mod simplify;
+
+/// A point in pixel coordinates.
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub struct Point {
+    /// Column (to the right).
+    pub x: f64,
+    /// Row (downwards).
+    pub y: f64,
+}
+
+impl Point {
+    /// A point from its coordinates.
+    pub const fn new(x: f64, y: f64) -> Self {
+        Self { x, y }
+    }
+}
+
+/// An integer point, as on Clipper's and OpenCV's integer grids.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct IntPoint {
+    /// Column.
+    pub x: i64,
+    /// Row.
+    pub y: i64,
+}
+
+impl IntPoint {
+    /// A point from its coordinates.
+    pub const fn new(x: i64, y: i64) -> Self {
+        Self { x, y }
+    }
+
+    /// The same point as floating point.
+    pub fn to_point(self) -> Point {
+        Point::new(self.x as f64, self.y as f64)
+    }
+}
+
+pub use contour::{Contour, find_contours};
+pub use minrect::{MiniBox, RotatedRect, get_mini_box, min_area_rect};
+pub use offset::offset_polygon;
+pub use polygon::{polygon_area, polygon_perimeter, signed_area};
