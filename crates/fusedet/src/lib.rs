@@ -1,1 +1,13 @@
+//! fusedet: scene-text and object detectors built on multi-scale feature fusion, on Burn.
+//!
+//! The pipeline stages are public so each can be inspected: [`preprocess`] (image → tensor),
+//! [`model`] (tensor → probability map), [`postprocess`] (map → polygons), tied together by
+//! [`infer::TextDetector`]. Pretrained PP-OCR detectors are listed in [`zoo`] and imported by
+//! [`import`].
+
+pub mod error;
+pub mod import;
+pub mod model;
+
 pub use burn;
+pub use error::{Error, Result};

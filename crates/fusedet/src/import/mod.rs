@@ -1,0 +1,6 @@
+//! Weight import: PP-OCR detection models from ONNX files, loaded into fusedet's own modules.
+
+pub mod onnx;
+pub mod onnx_proto;
+
+pub use onnx::{LoadParams, ParamStream};
