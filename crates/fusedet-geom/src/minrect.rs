@@ -54,16 +54,14 @@ pub fn convex_hull(points: &[(f32, f32)]) -> Vec<(f32, f32)> {
     // Andrew's monotone chain; in y-down axes a positive cross product turns clockwise.
     let mut lower: Vec<(f32, f32)> = Vec::new();
     for &p in &pts {
-        while lower.len() >= 2 && cross(lower[lower.len() - 2], lower[lower.len() - 1], p) <= 0.0
-        {
+        while lower.len() >= 2 && cross(lower[lower.len() - 2], lower[lower.len() - 1], p) <= 0.0 {
             lower.pop();
         }
         lower.push(p);
     }
     let mut upper: Vec<(f32, f32)> = Vec::new();
     for &p in pts.iter().rev() {
-        while upper.len() >= 2 && cross(upper[upper.len() - 2], upper[upper.len() - 1], p) <= 0.0
-        {
+        while upper.len() >= 2 && cross(upper[upper.len() - 2], upper[upper.len() - 1], p) <= 0.0 {
             upper.pop();
         }
         upper.push(p);
@@ -102,10 +100,7 @@ pub fn min_area_rect(points: &[(f32, f32)]) -> RotatedRect {
             return rect;
         }
         2 => {
-            rect.center = (
-                (hull[0].0 + hull[1].0) * 0.5,
-                (hull[0].1 + hull[1].1) * 0.5,
-            );
+            rect.center = ((hull[0].0 + hull[1].0) * 0.5, (hull[0].1 + hull[1].1) * 0.5);
             let dx = (hull[1].0 - hull[0].0) as f64;
             let dy = (hull[1].1 - hull[0].1) as f64;
             rect.size = ((dx * dx + dy * dy).sqrt() as f32, 0.0);

@@ -127,7 +127,7 @@ pub fn raw_offset_path(path: &[IntPoint], delta: f64) -> Option<Vec<IntPoint>> {
         } else {
             // Round join.
             let a = sin_a.atan2(nk.0 * nj.0 + nk.1 * nj.1);
-            let n_steps = (clipper_round(steps_per_rad * a.abs()) as i64).max(1);
+            let n_steps = clipper_round(steps_per_rad * a.abs()).max(1);
             let (mut x, mut yv) = nk;
             for _ in 0..n_steps {
                 out.push(at(src[j], (x, yv)));

@@ -97,7 +97,9 @@ pub enum ZooError {
         known: String,
     },
     /// The model is not in the cache.
-    #[error("model `{name}` is not downloaded ({path} is missing); run `fusedet models fetch {name}`")]
+    #[error(
+        "model `{name}` is not downloaded ({path} is missing); run `fusedet models fetch {name}`"
+    )]
     Missing {
         /// The model.
         name: String,

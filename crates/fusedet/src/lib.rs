@@ -5,9 +5,15 @@
 //! [`infer::TextDetector`]. Pretrained PP-OCR detectors are listed in [`zoo`] and imported by
 //! [`import`].
 
+pub mod draw;
 pub mod error;
 pub mod import;
+pub mod infer;
 pub mod model;
+pub mod postprocess;
+pub mod preprocess;
+pub mod zoo;
 
 pub use burn;
 pub use error::{Error, Result};
+pub use infer::{ImageDetections, TextDetector};

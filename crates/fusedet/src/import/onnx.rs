@@ -11,9 +11,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use burn::module::Param;
-use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::module::RunningState;
 use burn::nn::BatchNorm;
+use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::tensor::{Device, Tensor, TensorData};
 use prost::Message;
 
@@ -200,9 +200,10 @@ impl ParamStream {
             };
             match op {
                 "Constant" => {
-                    if let (Some(out), Some(t)) =
-                        (node.output.first(), attr(node, "value").and_then(|a| a.t.as_ref()))
-                        && let Some(mut v) = tensor_from_proto(t)
+                    if let (Some(out), Some(t)) = (
+                        node.output.first(),
+                        attr(node, "value").and_then(|a| a.t.as_ref()),
+                    ) && let Some(mut v) = tensor_from_proto(t)
                     {
                         v.name = out.clone();
                         consts.insert(out.clone(), v);
@@ -246,7 +247,9 @@ impl ParamStream {
                             .get(i)
                             .and_then(|n| const_of(&consts, n))
                             .ok_or_else(|| {
-                                format_err(format!("BatchNormalization `{label}` input {i} is not constant"))
+                                format_err(format!(
+                                    "BatchNormalization `{label}` input {i} is not constant"
+                                ))
                             })
                     };
                     let params = [get(1)?, get(2)?, get(3)?, get(4)?];
@@ -464,11 +467,9 @@ impl ParamStream {
             )),
             (None, false) => Ok(None),
             (None, true) => Err(self.mismatch(node, module, "the graph has no bias".into())),
-            (Some(_), false) => Err(self.mismatch(
-                node,
-                module,
-                "the graph has a bias the module lacks".into(),
-            )),
+            (Some(_), false) => {
+                Err(self.mismatch(node, module, "the graph has a bias the module lacks".into()))
+            }
         }
     }
 

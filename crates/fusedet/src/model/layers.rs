@@ -23,7 +23,8 @@ impl Affine {
 
     /// Sets both scalars.
     pub fn set(&mut self, scale: f32, bias: f32, device: &Device) {
-        self.scale = Param::from_tensor(Tensor::from_data(TensorData::new(vec![scale], [1]), device));
+        self.scale =
+            Param::from_tensor(Tensor::from_data(TensorData::new(vec![scale], [1]), device));
         self.bias = Param::from_tensor(Tensor::from_data(TensorData::new(vec![bias], [1]), device));
     }
 

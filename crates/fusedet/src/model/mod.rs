@@ -1,6 +1,6 @@
 //! Detector models: backbones, necks and heads.
 
-pub mod ppocr;
 pub mod layers;
+pub mod ppocr;
 
 pub use ppocr::{PpOcrDet, PpOcrDetConfig};

@@ -28,7 +28,15 @@ fn make_divisible(v: f64, divisor: usize) -> usize {
     new_v as usize
 }
 
-fn conv(cin: usize, cout: usize, k: usize, stride: usize, groups: usize, bias: bool, device: &Device) -> Conv2d {
+fn conv(
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    groups: usize,
+    bias: bool,
+    device: &Device,
+) -> Conv2d {
     Conv2dConfig::new([cin, cout], [k, k])
         .with_stride([stride, stride])
         .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
@@ -45,8 +53,11 @@ pub struct PpLcNetV3Config {
     pub scale: f64,
 }
 
-/// Block table of `PPLCNetV3` for detection: (kernel, in, out, stride, squeeze-excite).
-const DET_STAGES: [&[(usize, usize, usize, usize, bool)]; 5] = [
+/// One block of the table: (kernel, in, out, stride, squeeze-excite).
+type BlockSpec = (usize, usize, usize, usize, bool);
+
+/// Block table of `PPLCNetV3` for detection.
+const DET_STAGES: [&[BlockSpec]; 5] = [
     &[(3, 16, 32, 1, false)],
     &[(3, 32, 64, 2, false), (3, 64, 64, 1, false)],
     &[(3, 64, 128, 2, false), (3, 128, 128, 1, false)],
@@ -88,7 +99,14 @@ pub struct RepConv {
 }
 
 impl RepConv {
-    fn new(cin: usize, cout: usize, k: usize, stride: usize, groups: usize, device: &Device) -> Self {
+    fn new(
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        groups: usize,
+        device: &Device,
+    ) -> Self {
         Self {
             conv: conv(cin, cout, k, stride, groups, true, device),
             lab: Affine::new(device),
@@ -340,7 +358,15 @@ impl RseFpnConfig {
                 .map(|&c| RseLayer::new(c, self.out_channels, 1, self.shortcut, device))
                 .collect(),
             inp_conv: (0..4)
-                .map(|_| RseLayer::new(self.out_channels, self.out_channels / 4, 3, self.shortcut, device))
+                .map(|_| {
+                    RseLayer::new(
+                        self.out_channels,
+                        self.out_channels / 4,
+                        3,
+                        self.shortcut,
+                        device,
+                    )
+                })
                 .collect(),
         }
     }
@@ -485,7 +511,8 @@ impl PpOcrDet {
     /// - `x`: normalised BGR image `[n, 3, H, W]`, H and W multiples of 32 → probability map
     ///   `[n, 1, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.head.forward(self.neck.forward(self.backbone.forward(x)))
+        self.head
+            .forward(self.neck.forward(self.backbone.forward(x)))
     }
 }
 
@@ -517,7 +544,7 @@ mod tests {
         let x = Tensor::<4>::zeros([1, 3, 64, 96], &device);
         let y = model.forward(x);
         assert_eq!(y.dims(), [1, 1, 64, 96]);
-        let v: Vec<f32> = y.into_data().to_vec().unwrap();
+        let v: Vec<f32> = y.into_data().try_to_vec().unwrap();
         assert!(v.iter().all(|p| (0.0..=1.0).contains(p)));
     }
 }

