@@ -14,10 +14,8 @@ python3 -m pip install -q --disable-pip-version-check -r tools/requirements.txt
 bash tools/fetch_reference.sh
 cargo build -q -p fusedet-cli -p fusedet --examples --bins
 bin=target/debug/fusedet
-$bin models fetch ppocr-v4-det >/dev/null
-$bin models fetch ppocr-v5-mobile-det >/dev/null
-v4=$($bin models list | awk '$1=="ppocr-v4-det"{print}' >/dev/null; python3 -c "import os;print(os.path.expanduser('${FUSEDET_HOME:-~/.cache/fusedet}/models/ppocr-v4-det/model.onnx'))")
-v5=$(dirname "$v4")/../ppocr-v5-mobile-det/model.onnx
+v4=$($bin models fetch ppocr-v4-det | awk '{print $2}')
+v5=$($bin models fetch ppocr-v5-mobile-det | awk '{print $2}')
 imgs=$data/icdar2015/train/images
 
 echo "== probability maps vs onnxruntime (5 images, 2 models)"

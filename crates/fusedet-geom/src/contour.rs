@@ -67,9 +67,9 @@ pub fn find_contours(mask: &[u8], width: usize, height: usize) -> Vec<Contour> {
                 continue;
             };
             nbd = nbd.checked_add(1).unwrap_or(2);
-            let chain = follow_border(&mut img, pw, (x, y), (x2, y), nbd);
+            let (chain, first_dir) = follow_border(&mut img, pw, (x, y), (x2, y), nbd);
             contours.push(Contour {
-                points: compress_chain(&chain)
+                points: compress_chain(&chain, first_dir)
                     .into_iter()
                     .map(|(px, py)| IntPoint::new(px - 1, py - 1))
                     .collect(),
@@ -82,14 +82,15 @@ pub fn find_contours(mask: &[u8], width: usize, height: usize) -> Vec<Contour> {
 }
 
 /// Follows one border from `start`, whose zero neighbour `prev` is where the search begins.
-/// Returns every border pixel in order (padded coordinates) and relabels the image.
+/// Returns every border pixel in order (padded coordinates) with the chain code from the
+/// start to the first neighbour found, and relabels the image.
 fn follow_border(
     img: &mut [i32],
     pw: usize,
     start: (i64, i64),
     prev: (i64, i64),
     nbd: i32,
-) -> Vec<(i64, i64)> {
+) -> (Vec<(i64, i64)>, usize) {
     let at = |img: &[i32], p: (i64, i64)| img[(p.1 as usize) * pw + p.0 as usize];
     let idx = |p: (i64, i64)| (p.1 as usize) * pw + p.0 as usize;
     // 3.1: clockwise search around `start` from `prev` for a non-zero pixel.
@@ -99,13 +100,13 @@ fn follow_border(
         let d = (d0 + 8 - k) % 8;
         let p = (start.0 + DIRS[d].0, start.1 + DIRS[d].1);
         if at(img, p) != 0 {
-            first = Some(p);
+            first = Some((p, d));
             break;
         }
     }
-    let Some(p1) = first else {
+    let Some((p1, first_dir)) = first else {
         img[idx(start)] = -nbd;
-        return vec![start];
+        return (vec![start], 0);
     };
     let mut p2 = p1;
     let mut p3 = start;
@@ -140,12 +141,14 @@ fn follow_border(
         p3 = p4;
         chain.push(p3);
     }
-    chain
+    (chain, first_dir)
 }
 
-/// Keeps the first point and every point where the outgoing chain direction changes
-/// (OpenCV's `CHAIN_APPROX_SIMPLE`).
-fn compress_chain(chain: &[(i64, i64)]) -> Vec<(i64, i64)> {
+/// Keeps every point where the outgoing chain direction changes (OpenCV's
+/// `CHAIN_APPROX_SIMPLE`); before the first step the "previous" direction is the reverse of
+/// the one towards the first neighbour found, as in OpenCV, so the start point is kept only
+/// when the border turns there.
+fn compress_chain(chain: &[(i64, i64)], first_dir: usize) -> Vec<(i64, i64)> {
     let n = chain.len();
     if n <= 1 {
         return chain.to_vec();
@@ -155,9 +158,9 @@ fn compress_chain(chain: &[(i64, i64)]) -> Vec<(i64, i64)> {
         let b = chain[(k + 1) % n];
         (b.0 - a.0, b.1 - a.1)
     };
-    let mut kept = vec![chain[0]];
-    let mut prev = out_dir(0);
-    for (k, &p) in chain.iter().enumerate().skip(1) {
+    let mut kept = Vec::new();
+    let mut prev = DIRS[(first_dir + 4) % 8];
+    for (k, &p) in chain.iter().enumerate() {
         let d = out_dir(k);
         if d != prev {
             kept.push(p);

@@ -3,6 +3,9 @@
 
 use crate::IntPoint;
 
+/// OpenCV also sets the boundary pixels; without the outline 3.7x more pixels differ.
+const OUTLINE: bool = true;
+
 /// Sets `mask[y * width + x] = value` for every pixel inside or on the polygon.
 ///
 /// Pixels are sampled at integer coordinates; a pixel is set when its centre lies inside the
@@ -47,9 +50,10 @@ pub fn fill_polygon(mask: &mut [u8], width: usize, height: usize, poly: &[IntPoi
             }
         }
     }
-    // The outline (OpenCV includes the boundary pixels of the polygon).
-    for i in 0..n {
-        draw_line(mask, width, height, poly[i], poly[(i + 1) % n], value);
+    if OUTLINE {
+        for i in 0..n {
+            draw_line(mask, width, height, poly[i], poly[(i + 1) % n], value);
+        }
     }
 }
 

@@ -21,7 +21,10 @@ fn main() {
         eprintln!("usage: onnx_parity MODEL.onnx INPUT.f32 N,C,H,W REFERENCE.f32 [TOLERANCE]");
         std::process::exit(2);
     }
-    let tol: f32 = a.get(5).map(|t| t.parse().expect("tolerance")).unwrap_or(1e-3);
+    let tol: f32 = a
+        .get(5)
+        .map(|t| t.parse().expect("tolerance"))
+        .unwrap_or(1e-3);
     let device = Device::default();
     let mut model = PpOcrDetConfig::new().init(&device);
     let mut s = ParamStream::from_file(a[1].as_ref(), &device).expect("model");

@@ -318,3 +318,117 @@ mod tests {
         assert!((p.data[2 * plane] - (1.0 - 0.406) / 0.225).abs() < 1e-5);
     }
 }
+
+#[cfg(test)]
+mod bad_input_tests {
+    use super::*;
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    /// A PNG that declares `w × h` pixels but carries no image data.
+    fn png_header(w: u32, h: u32) -> Vec<u8> {
+        let mut v = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+        let mut chunk = b"IHDR".to_vec();
+        chunk.extend_from_slice(&w.to_be_bytes());
+        chunk.extend_from_slice(&h.to_be_bytes());
+        chunk.extend_from_slice(&[8, 2, 0, 0, 0]);
+        v.extend_from_slice(&13u32.to_be_bytes());
+        v.extend_from_slice(&chunk);
+        v.extend_from_slice(&crc32(&chunk).to_be_bytes());
+        v
+    }
+
+    fn error_of(name: &str, bytes: Option<&[u8]>) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(name);
+        if let Some(b) = bytes {
+            std::fs::write(&p, b).unwrap();
+        }
+        let e = load_image(&p).unwrap_err().to_string();
+        assert!(e.contains(name), "error must name the file: {e}");
+        assert_eq!(e.lines().count(), 1, "one line: {e}");
+        e
+    }
+
+    fn jpeg(w: u32, h: u32) -> Vec<u8> {
+        let img = RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 7) as u8, (y * 3) as u8, 90]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Jpeg).unwrap();
+        out.into_inner()
+    }
+
+    #[test]
+    fn missing_file() {
+        assert!(error_of("missing.jpg", None).contains("cannot read"));
+    }
+
+    #[test]
+    fn text_file_named_jpg() {
+        let e = error_of("notes.jpg", Some(b"this is not an image\n"));
+        assert!(e.contains("decode") || e.contains("format"), "{e}");
+    }
+
+    #[test]
+    fn zero_byte_file() {
+        assert!(error_of("empty.png", Some(b"")).contains("empty"));
+    }
+
+    #[test]
+    fn truncated_jpeg() {
+        let full = jpeg(64, 48);
+        let e = error_of("cut.jpg", Some(&full[..full.len() / 2]));
+        assert!(e.contains("decode"), "{e}");
+    }
+
+    #[test]
+    fn huge_image_is_refused_before_decoding() {
+        let e = error_of("huge.png", Some(&png_header(20000, 20000)));
+        assert!(e.contains("20000x20000"), "{e}");
+    }
+
+    #[test]
+    fn one_pixel_image_gives_a_network_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("one.png");
+        RgbImage::from_pixel(1, 1, image::Rgb([1, 2, 3]))
+            .save(&p)
+            .unwrap();
+        let img = load_image(&p).unwrap();
+        let prep = prepare(&img, &PreprocessConfig::default());
+        assert_eq!((prep.src_width, prep.src_height), (1, 1));
+        assert_eq!((prep.height, prep.width), (736, 736));
+    }
+
+    #[test]
+    fn grey_rgba_and_16_bit_pngs_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = dir.path().join("g.png");
+        image::GrayImage::from_pixel(5, 4, image::Luma([200]))
+            .save(&g)
+            .unwrap();
+        assert_eq!(load_image(&g).unwrap().get_pixel(0, 0).0, [200, 200, 200]);
+        let a = dir.path().join("a.png");
+        image::RgbaImage::from_pixel(5, 4, image::Rgba([10, 20, 30, 0]))
+            .save(&a)
+            .unwrap();
+        assert_eq!(load_image(&a).unwrap().get_pixel(4, 3).0, [10, 20, 30]);
+        let w = dir.path().join("w.png");
+        image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_pixel(3, 3, image::Luma([65535]))
+            .save(&w)
+            .unwrap();
+        assert_eq!(load_image(&w).unwrap().get_pixel(1, 1).0, [255, 255, 255]);
+    }
+}
