@@ -348,6 +348,11 @@ mod bad_input_tests {
         v.extend_from_slice(&13u32.to_be_bytes());
         v.extend_from_slice(&chunk);
         v.extend_from_slice(&crc32(&chunk).to_be_bytes());
+        for name in [b"IDAT", b"IEND"] {
+            v.extend_from_slice(&0u32.to_be_bytes());
+            v.extend_from_slice(name);
+            v.extend_from_slice(&crc32(name).to_be_bytes());
+        }
         v
     }
 
