@@ -10,7 +10,7 @@ import cv2, numpy as np, pyclipper
 from shapely.geometry import Polygon
 
 rng = np.random.RandomState(7)
-out = {"contours": [], "minrect": [], "offset": [], "fill": []}
+out = {"contours": [], "minrect": [], "offset": [], "fill": [], "hull": [], "minrect_contours": [], "approx": []}
 
 for _ in range(40):
     h, w = rng.randint(4, 30), rng.randint(4, 30)
@@ -53,5 +53,51 @@ for _ in range(100):
     m = np.zeros((36, 36), np.uint8)
     cv2.fillPoly(m, hull.reshape(1, -1, 2), 1)
     out["fill"].append({"points": hull.tolist(), "count": int(m.sum()), "mask": m.ravel().tolist()})
+
+# convexHull(clockwise=True), the hull minAreaRect takes, with its start vertex and order.
+for _ in range(150):
+    n = rng.randint(1, 25)
+    pts = rng.randint(0, 12 if rng.rand() < 0.5 else 200, size=(n, 2)).astype(np.int32)
+    hull = cv2.convexHull(pts.reshape(-1, 1, 2), clockwise=True).reshape(-1, 2)
+    out["hull"].append({"points": pts.tolist(), "hull": hull.tolist()})
+
+# minAreaRect on real contours (contour order decides the hull's start vertex) and on the
+# polygons Clipper gives back, exact to the float32 bit.
+for _ in range(60):
+    h, w = rng.randint(8, 60), rng.randint(8, 60)
+    m = np.zeros((h, w), np.uint8)
+    for _ in range(rng.randint(1, 5)):
+        x0, y0 = rng.randint(0, w), rng.randint(0, h)
+        pts = cv2.boxPoints(((x0, y0), (rng.uniform(2, w), rng.uniform(2, h / 2)), rng.uniform(-90, 90)))
+        cv2.fillPoly(m, [np.round(pts).astype(np.int32)], 1)
+    cs, _ = cv2.findContours(m * 255, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    for c in cs:
+        box, s = mini_box(c)
+        out["minrect_contours"].append({"points": c.reshape(-1, 2).tolist(), "box": box, "short_side": s})
+        poly = Polygon(np.array(box))
+        if poly.length > 0:
+            o = pyclipper.PyclipperOffset()
+            o.AddPath(box, pyclipper.JT_ROUND, pyclipper.ET_CLOSEDPOLYGON)
+            res = o.Execute(poly.area * 1.5 / poly.length)
+            if len(res) == 1:
+                e = np.array(res[0]).reshape(-1, 1, 2)
+                box2, s2 = mini_box(e)
+                out["minrect_contours"].append({"points": e.reshape(-1, 2).tolist(), "box": box2, "short_side": s2})
+
+# approxPolyDP(closed) and arcLength on contours of blobs, at DB's epsilon and coarser ones.
+for _ in range(40):
+    h, w = rng.randint(10, 80), rng.randint(10, 80)
+    m = np.zeros((h, w), np.uint8)
+    for _ in range(rng.randint(1, 4)):
+        cv2.ellipse(m, (int(rng.randint(0, w)), int(rng.randint(0, h))),
+                    (int(rng.randint(2, w)), int(rng.randint(2, h // 2 + 3))), float(rng.uniform(0, 180)),
+                    0, 360, 1, -1)
+    cs, _ = cv2.findContours(m * 255, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    for c in cs:
+        for f in (0.002, 0.01, 0.05):
+            eps = f * cv2.arcLength(c, True)
+            a = cv2.approxPolyDP(c, eps, True)
+            out["approx"].append({"points": c.reshape(-1, 2).tolist(), "epsilon": eps,
+                                  "arc_length": cv2.arcLength(c, True), "approx": a.reshape(-1, 2).tolist()})
 
 print(json.dumps(out))

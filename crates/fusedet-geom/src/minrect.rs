@@ -27,8 +27,9 @@ impl RotatedRect {
         let (w, h) = self.size;
         let p0 = (cx - a * h - b * w, cy + b * h - a * w);
         let p1 = (cx + a * h - b * w, cy - b * h - a * w);
-        let p2 = (2.0 * cx - p0.0, 2.0 * cy - p0.1);
-        let p3 = (2.0 * cx - p1.0, 2.0 * cy - p1.1);
+        // OpenCV 4.x computes the opposite corners directly (not as 2c - p).
+        let p2 = (cx + a * h + b * w, cy - b * h + a * w);
+        let p3 = (cx - a * h + b * w, cy + b * h + a * w);
         [p0, p1, p2, p3]
     }
 
@@ -38,61 +39,216 @@ impl RotatedRect {
     }
 }
 
-/// Convex hull of integer-valued points, clockwise on screen, starting from the right-most
-/// (then lowest on screen) point, without collinear vertices.
+/// Convex hull of integer-valued points as OpenCV's `convexHull(points, clockwise=true)`:
+/// Sklansky's scan over the points sorted by (x, y, input index), collinear and repeated
+/// vertices dropped, then cyclically shifted so that the input indices of the vertices run
+/// monotonically where they can. The start vertex matters: it decides which of two
+/// equal-area rectangles the rotating calipers keep.
 pub fn convex_hull(points: &[(f32, f32)]) -> Vec<(f32, f32)> {
-    let mut pts: Vec<(f32, f32)> = points.to_vec();
-    pts.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
-    pts.dedup();
-    if pts.len() < 3 {
-        return pts;
+    convex_hull_oriented(points, true)
+}
+
+/// [`convex_hull`] with OpenCV's `clockwise` flag (`minAreaRect` asks for `false`).
+pub fn convex_hull_oriented(points: &[(f32, f32)], clockwise: bool) -> Vec<(f32, f32)> {
+    let pts: Vec<(i64, i64)> = points.iter().map(|p| (p.0 as i64, p.1 as i64)).collect();
+    convex_hull_indices(&pts, clockwise)
+        .into_iter()
+        .map(|i| points[i])
+        .collect()
+}
+
+/// OpenCV's `Sklansky_` over `order` (indices into `pts`, sorted), from `start` to `end`.
+fn sklansky(
+    pts: &[(i64, i64)],
+    order: &[usize],
+    start: usize,
+    end: usize,
+    stack: &mut [isize],
+    nsign: i64,
+    sign2: i64,
+) -> usize {
+    let p = |k: isize| pts[order[k as usize]];
+    let (start, end) = (start as isize, end as isize);
+    let incr: isize = if end > start { 1 } else { -1 };
+    let (mut pprev, mut pcur) = (start, start + incr);
+    let mut pnext = pcur + incr;
+    if start == end || p(start) == p(end) {
+        stack[0] = start;
+        return 1;
     }
-    let cross = |o: (f32, f32), a: (f32, f32), b: (f32, f32)| {
-        (a.0 as f64 - o.0 as f64) * (b.1 as f64 - o.1 as f64)
-            - (a.1 as f64 - o.1 as f64) * (b.0 as f64 - o.0 as f64)
+    stack[0] = pprev;
+    stack[1] = pcur;
+    stack[2] = pnext;
+    let mut size = 3usize;
+    let after_end = end + incr;
+    while pnext != after_end {
+        if p(pcur) == p(pnext) {
+            pnext += incr;
+            stack[size - 1] = pnext;
+            continue;
+        }
+        let by = p(pnext).1 - p(pcur).1;
+        if by.signum() != nsign {
+            let (ax, ay) = (p(pcur).0 - p(pprev).0, p(pcur).1 - p(pprev).1);
+            let bx = p(pnext).0 - p(pcur).0;
+            let convexity = ay * bx - ax * by;
+            if convexity.signum() == sign2 && (ax != 0 || ay != 0) {
+                pprev = pcur;
+                pcur = pnext;
+                pnext += incr;
+                stack[size] = pnext;
+                size += 1;
+            } else if pprev == start {
+                pcur = pnext;
+                stack[1] = pcur;
+                pnext += incr;
+                stack[2] = pnext;
+            } else {
+                stack[size - 2] = pnext;
+                pcur = pprev;
+                pprev = stack[size - 4];
+                size -= 1;
+            }
+        } else {
+            pnext += incr;
+            stack[size - 1] = pnext;
+        }
+    }
+    size - 1
+}
+
+/// Indices (into `pts`) of OpenCV's clockwise convex hull; see [`convex_hull`].
+fn convex_hull_indices(pts: &[(i64, i64)], clockwise: bool) -> Vec<usize> {
+    let total = pts.len();
+    if total == 0 {
+        return Vec::new();
+    }
+    let mut order: Vec<usize> = (0..total).collect();
+    order.sort_by(|&a, &b| pts[a].cmp(&pts[b]).then(a.cmp(&b)));
+    let (mut miny, mut maxy) = (0usize, 0usize);
+    for i in 1..total {
+        let y = pts[order[i]].1;
+        if pts[order[miny]].1 > y {
+            miny = i;
+        }
+        if pts[order[maxy]].1 < y {
+            maxy = i;
+        }
+    }
+    let mut hull: Vec<usize> = Vec::new();
+    if pts[order[0]] == pts[order[total - 1]] {
+        return vec![order[0]];
+    }
+    let mut stack = vec![0isize; total + 2];
+    let at = |stack: &[isize], k: usize| order[stack[k] as usize];
+    // Upper half: one chain forwards, the other reversed (which first depends on `clockwise`).
+    let tl = sklansky(pts, &order, 0, maxy, &mut stack, -1, 1);
+    let tl_stack0: Vec<isize> = stack[..tl].to_vec();
+    let tr = sklansky(pts, &order, total - 1, maxy, &mut stack[tl..], -1, -1);
+    let tr_stack0: Vec<isize> = stack[tl..tl + tr].to_vec();
+    let (tl_stack, tl, tr_stack, tr) = if clockwise {
+        (tl_stack0, tl, tr_stack0, tr)
+    } else {
+        (tr_stack0, tr, tl_stack0, tl)
     };
-    // Andrew's monotone chain; in y-down axes a positive cross product turns clockwise.
-    let mut lower: Vec<(f32, f32)> = Vec::new();
-    for &p in &pts {
-        while lower.len() >= 2 && cross(lower[lower.len() - 2], lower[lower.len() - 1], p) <= 0.0 {
-            lower.pop();
+    for i in 0..tl.saturating_sub(1) {
+        hull.push(at(&tl_stack, i));
+    }
+    for i in (1..tr).rev() {
+        hull.push(at(&tr_stack, i));
+    }
+    let stop: Option<isize> = if tr > 2 {
+        Some(tr_stack[1])
+    } else if tl > 2 {
+        Some(tl_stack[tl - 2])
+    } else {
+        None
+    };
+    // Lower half, likewise.
+    let bl = sklansky(pts, &order, 0, miny, &mut stack, 1, -1);
+    let bl_stack0: Vec<isize> = stack[..bl].to_vec();
+    let br = sklansky(pts, &order, total - 1, miny, &mut stack[bl..], 1, 1);
+    let br_stack0: Vec<isize> = stack[bl..bl + br].to_vec();
+    let (bl_stack, mut bl_n, br_stack, mut br_n) = if clockwise {
+        (br_stack0, br, bl_stack0, bl)
+    } else {
+        (bl_stack0, bl, br_stack0, br)
+    };
+    if let Some(stop) = stop {
+        let check = if bl_n > 2 {
+            Some(bl_stack[1])
+        } else if bl_n + br_n > 2 {
+            Some(br_stack[2 - bl_n])
+        } else {
+            None
+        };
+        if let Some(check) = check
+            && (check == stop || pts[order[check as usize]] == pts[order[stop as usize]])
+        {
+            // All points on one line: the lower half mirrors the upper one.
+            bl_n = bl_n.min(2);
+            br_n = br_n.min(2);
         }
-        lower.push(p);
     }
-    let mut upper: Vec<(f32, f32)> = Vec::new();
-    for &p in pts.iter().rev() {
-        while upper.len() >= 2 && cross(upper[upper.len() - 2], upper[upper.len() - 1], p) <= 0.0 {
-            upper.pop();
+    for i in 0..bl_n.saturating_sub(1) {
+        hull.push(at(&bl_stack, i));
+    }
+    for i in (1..br_n).rev() {
+        hull.push(at(&br_stack, i));
+    }
+    let n = hull.len();
+    if n >= 3 {
+        // Cyclic shift making the input indices ascend or descend, where possible.
+        let (mut min_i, mut max_i, mut lt) = (0usize, 0usize, 0usize);
+        for i in 1..n {
+            let idx = hull[i];
+            lt += (hull[i - 1] < idx) as usize;
+            if lt > 1 && lt + 2 <= i {
+                break;
+            }
+            if idx < hull[min_i] {
+                min_i = i;
+            }
+            if idx > hull[max_i] {
+                max_i = i;
+            }
         }
-        upper.push(p);
+        let mmdist = max_i.abs_diff(min_i);
+        if (mmdist == 1 || mmdist == n - 1) && (lt <= 1 || lt + 2 >= n) {
+            let ascending = (max_i + 1) % n == min_i;
+            let i0 = if ascending { min_i } else { max_i };
+            if i0 > 0 {
+                let mut shifted = Vec::with_capacity(n);
+                let mut j = i0;
+                let mut complete = true;
+                for i in 0..n {
+                    let cur = hull[j];
+                    shifted.push(cur);
+                    let next_j = if j + 1 < n { j + 1 } else { 0 };
+                    if i + 1 < n && (ascending != (cur < hull[next_j])) {
+                        complete = false;
+                        break;
+                    }
+                    j = next_j;
+                }
+                if complete {
+                    hull = shifted;
+                }
+            }
+        }
     }
-    lower.pop();
-    upper.pop();
-    // `lower` runs left to right along the top of the screen (smallest y), `upper` right to
-    // left along the bottom: together counter-clockwise on screen. Reverse for clockwise and
-    // rotate to start at the right-most, bottom-most point.
-    let mut hull: Vec<(f32, f32)> = lower.into_iter().chain(upper).collect();
-    hull.reverse();
-    if hull.len() < 3 {
-        return hull;
-    }
-    let start = (0..hull.len())
-        .max_by(|&i, &j| {
-            hull[i]
-                .0
-                .total_cmp(&hull[j].0)
-                .then(hull[i].1.total_cmp(&hull[j].1))
-        })
-        .unwrap_or(0);
-    hull.rotate_left(start);
     hull
 }
 
-/// Minimum-area enclosing rectangle of a point set (OpenCV `minAreaRect`).
+/// Minimum-area enclosing rectangle of integer-valued points, as OpenCV 4.x/5.x
+/// `minAreaRect`: rotating calipers in `f32` over the counter-clockwise hull, the next caliper
+/// edge chosen by the sign of a dot product, and the angle brought into `[-90, 0)` degrees by
+/// quarter turns in double-precision radians (swapping width and height at each turn).
 pub fn min_area_rect(points: &[(f32, f32)]) -> RotatedRect {
-    let hull = convex_hull(points);
+    let hull = convex_hull_oriented(points, false);
     let n = hull.len();
     let mut rect = RotatedRect::default();
+    let angle_rad: f64;
     match n {
         0 => return rect,
         1 => {
@@ -104,23 +260,34 @@ pub fn min_area_rect(points: &[(f32, f32)]) -> RotatedRect {
             let dx = (hull[1].0 - hull[0].0) as f64;
             let dy = (hull[1].1 - hull[0].1) as f64;
             rect.size = ((dx * dx + dy * dy).sqrt() as f32, 0.0);
-            rect.angle = (dy.atan2(dx) * 180.0 / std::f64::consts::PI) as f32;
-            return rect;
+            angle_rad = dy.atan2(dx);
         }
-        _ => {}
+        _ => {
+            let out = rotating_calipers(&hull);
+            rect.center = (
+                out[0].0 + (out[1].0 + out[2].0) * 0.5,
+                out[0].1 + (out[1].1 + out[2].1) * 0.5,
+            );
+            let (o1x, o1y) = (out[1].0 as f64, out[1].1 as f64);
+            let (o2x, o2y) = (out[2].0 as f64, out[2].1 as f64);
+            rect.size = (
+                (o1x * o1x + o1y * o1y).sqrt() as f32,
+                (o2x * o2x + o2y * o2y).sqrt() as f32,
+            );
+            angle_rad = o1y.atan2(o1x);
+        }
     }
-    let out = rotating_calipers(&hull);
-    rect.center = (
-        out[0].0 + (out[1].0 + out[2].0) * 0.5,
-        out[0].1 + (out[1].1 + out[2].1) * 0.5,
-    );
-    let (o1x, o1y) = (out[1].0 as f64, out[1].1 as f64);
-    let (o2x, o2y) = (out[2].0 as f64, out[2].1 as f64);
-    rect.size = (
-        (o1x * o1x + o1y * o1y).sqrt() as f32,
-        (o2x * o2x + o2y * o2y).sqrt() as f32,
-    );
-    rect.angle = ((o1y.atan2(o1x)) * 180.0 / std::f64::consts::PI) as f32;
+    let mut a = angle_rad;
+    let half_pi = std::f64::consts::FRAC_PI_2;
+    while a >= 0.0 {
+        rect.size = (rect.size.1, rect.size.0);
+        a -= half_pi;
+    }
+    while a < -half_pi {
+        rect.size = (rect.size.1, rect.size.0);
+        a += half_pi;
+    }
+    rect.angle = (a * 180.0 / std::f64::consts::PI) as f32;
     rect
 }
 
@@ -157,39 +324,21 @@ fn rotating_calipers(points: &[(f32, f32)]) -> [(f32, f32); 3] {
         inv_len[i] = (1.0 / (dx * dx + dy * dy).sqrt()) as f32;
         pt0 = pt;
     }
-    let mut orientation = 0f32;
-    {
-        let (mut ax, mut ay) = (vect[n - 1].0 as f64, vect[n - 1].1 as f64);
-        for v in &vect {
-            let (bx, by) = (v.0 as f64, v.1 as f64);
-            let convexity = ax * by - ay * bx;
-            if convexity != 0.0 {
-                orientation = if convexity > 0.0 { 1.0 } else { -1.0 };
-                break;
-            }
-            ax = bx;
-            ay = by;
-        }
-    }
-    let mut base_a = orientation;
-    let mut base_b = 0f32;
+    // (OpenCV also finds the hull's orientation here; the dot-product edge choice below no
+    // longer reads it.)
+    let (mut base_a, mut base_b): (f32, f32);
     let mut seq = [bottom, right, top, left];
     let mut minarea = f32::MAX;
     let mut best: (usize, f32, f32, f32, f32, usize) = (0, 0.0, 0.0, 0.0, 0.0, 0);
+    // `a` lies to the right of (clockwise from) `b`: a rotated 90° clockwise points away from b.
+    let is_right = |a: (f32, f32), b: (f32, f32)| a.1 * b.0 + (-a.0) * b.1 < 0.0;
     for _ in 0..n {
-        let dp = [
-            base_a * vect[seq[0]].0 + base_b * vect[seq[0]].1,
-            -base_b * vect[seq[1]].0 + base_a * vect[seq[1]].1,
-            -base_a * vect[seq[2]].0 - base_b * vect[seq[2]].1,
-            base_b * vect[seq[3]].0 - base_a * vect[seq[3]].1,
-        ];
-        let mut maxcos = dp[0] * inv_len[seq[0]];
+        let (v0, v1, v2, v3) = (vect[seq[0]], vect[seq[1]], vect[seq[2]], vect[seq[3]]);
+        let rot = [v0, (v1.1, -v1.0), (-v2.0, -v2.1), (-v3.1, v3.0)];
         let mut main = 0usize;
         for i in 1..4 {
-            let c = dp[i] * inv_len[seq[i]];
-            if c > maxcos {
+            if is_right(rot[i], rot[main]) {
                 main = i;
-                maxcos = c;
             }
         }
         let pindex = seq[main];

@@ -3,19 +3,23 @@
 use crate::Point;
 
 /// Signed area by the shoelace formula: positive when the vertices run counter-clockwise in
-/// y-up axes (clockwise on screen, with y down).
+/// y-up axes (clockwise on screen, with y down). Computed as GEOS (shapely) does, relative to
+/// the first x, so that DB's unclip distance `area * ratio / length` matches to the bit: a
+/// distance of 4.5 against 4.4999999 moves an offset vertex by a pixel.
 pub fn signed_area(points: &[Point]) -> f64 {
     let n = points.len();
     if n < 3 {
         return 0.0;
     }
-    let mut acc = 0.0;
-    for i in 0..n {
-        let a = points[i];
-        let b = points[(i + 1) % n];
-        acc += a.x * b.y - b.x * a.y;
+    let x0 = points[0].x;
+    let mut sum = 0.0;
+    for i in 1..n {
+        let x = points[i].x - x0;
+        let y1 = points[(i + 1) % n].y;
+        let y2 = points[i - 1].y;
+        sum += x * (y2 - y1);
     }
-    acc / 2.0
+    -sum / 2.0
 }
 
 /// Absolute area (shapely `Polygon.area`).
@@ -23,7 +27,7 @@ pub fn polygon_area(points: &[Point]) -> f64 {
     signed_area(points).abs()
 }
 
-/// Perimeter of the closed polygon (shapely `Polygon.length`, OpenCV `arcLength(closed)`).
+/// Perimeter of the closed polygon, as shapely's `Polygon.length` (GEOS) sums it.
 pub fn polygon_perimeter(points: &[Point]) -> f64 {
     let n = points.len();
     if n < 2 {
@@ -33,7 +37,8 @@ pub fn polygon_perimeter(points: &[Point]) -> f64 {
         .map(|i| {
             let a = points[i];
             let b = points[(i + 1) % n];
-            (b.x - a.x).hypot(b.y - a.y)
+            let (dx, dy) = (b.x - a.x, b.y - a.y);
+            (dx * dx + dy * dy).sqrt()
         })
         .sum()
 }

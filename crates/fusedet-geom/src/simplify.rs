@@ -1,66 +1,151 @@
-//! Ramer–Douglas–Peucker simplification of closed contours (OpenCV `approxPolyDP` with
-//! `closed = true`).
+//! OpenCV's `approxPolyDP` for closed integer contours: Douglas–Peucker from two
+//! approximately farthest points, iterative with an explicit stack, then OpenCV's clean-up
+//! pass that drops vertices on almost straight runs. A port, so that `box_type=poly` gives
+//! PaddleOCR's vertices.
 
 use crate::IntPoint;
 
-fn dist_to_line(p: IntPoint, a: IntPoint, b: IntPoint) -> f64 {
-    let (dx, dy) = ((b.x - a.x) as f64, (b.y - a.y) as f64);
-    let len = (dx * dx + dy * dy).sqrt();
-    if len == 0.0 {
-        return ((p.x - a.x) as f64).hypot((p.y - a.y) as f64);
+/// Simplifies a closed contour with tolerance `epsilon` (OpenCV `approxPolyDP(c, eps, true)`).
+pub fn approx_poly_closed(src: &[IntPoint], epsilon: f64) -> Vec<IntPoint> {
+    let count = src.len();
+    if count == 0 {
+        return Vec::new();
     }
-    ((p.x - a.x) as f64 * dy - (p.y - a.y) as f64 * dx).abs() / len
-}
-
-fn rdp(points: &[IntPoint], eps: f64, keep: &mut [bool], lo: usize, hi: usize) {
-    if hi <= lo + 1 {
-        return;
+    let eps = epsilon * epsilon;
+    let mut dst: Vec<IntPoint> = Vec::with_capacity(count);
+    let mut stack: Vec<(usize, usize)> = Vec::new();
+    // 1. Two approximately farthest points.
+    let mut right_start = 0usize;
+    let mut pos = 0usize;
+    let mut start_pt = src[0];
+    let mut le_eps = false;
+    for _ in 0..3 {
+        let mut max_dist = 0f64;
+        pos = (pos + right_start) % count;
+        start_pt = src[pos];
+        pos = (pos + 1) % count;
+        for j in 1..count {
+            let pt = src[pos];
+            pos = (pos + 1) % count;
+            let (dx, dy) = ((pt.x - start_pt.x) as f64, (pt.y - start_pt.y) as f64);
+            let dist = dx * dx + dy * dy;
+            if dist > max_dist {
+                max_dist = dist;
+                right_start = j;
+            }
+        }
+        le_eps = max_dist <= eps;
     }
-    let (mut best, mut best_d) = (lo, -1.0);
-    for i in (lo + 1)..hi {
-        let d = dist_to_line(points[i], points[lo], points[hi]);
-        if d > best_d {
-            best_d = d;
-            best = i;
+    // 2. The stack holds (start, end) slices.
+    if !le_eps {
+        let slice_start = pos % count;
+        let right_end = slice_start;
+        let slice_end = (right_start + slice_start) % count;
+        stack.push((slice_end, right_end));
+        stack.push((slice_start, slice_end));
+    } else {
+        dst.push(start_pt);
+    }
+    // 3. Douglas–Peucker.
+    while let Some((s_start, s_end)) = stack.pop() {
+        let end_pt = src[s_end];
+        let mut pos = s_start;
+        let start_pt = src[pos];
+        pos = (pos + 1) % count;
+        let mut split = 0usize;
+        let le_eps = if pos != s_end {
+            let (dx, dy) = (
+                (end_pt.x - start_pt.x) as f64,
+                (end_pt.y - start_pt.y) as f64,
+            );
+            let mut max_dist = 0f64;
+            while pos != s_end {
+                let pt = src[pos];
+                pos = (pos + 1) % count;
+                let dist =
+                    ((pt.y - start_pt.y) as f64 * dx - (pt.x - start_pt.x) as f64 * dy).abs();
+                if dist > max_dist {
+                    max_dist = dist;
+                    split = (pos + count - 1) % count;
+                }
+            }
+            max_dist * max_dist <= eps * (dx * dx + dy * dy)
+        } else {
+            true
+        };
+        if le_eps {
+            dst.push(start_pt);
+        } else {
+            stack.push((split, s_end));
+            stack.push((s_start, split));
         }
     }
-    if best_d > eps {
-        keep[best] = true;
-        rdp(points, eps, keep, lo, best);
-        rdp(points, eps, keep, best, hi);
-    }
-}
-
-/// Simplifies a closed contour with tolerance `epsilon`.
-///
-/// As OpenCV does for closed curves, the contour is split at the vertex farthest from the
-/// first one, and each half is simplified with Douglas–Peucker.
-pub fn approx_poly_closed(points: &[IntPoint], epsilon: f64) -> Vec<IntPoint> {
-    let n = points.len();
-    if n <= 2 {
-        return points.to_vec();
-    }
-    let d2 = |a: IntPoint, b: IntPoint| {
-        let (dx, dy) = ((a.x - b.x) as f64, (a.y - b.y) as f64);
-        dx * dx + dy * dy
+    // 4. Clean-up: drop points on [almost] straight lines.
+    let count = dst.len();
+    let mut new_count = count;
+    let mut pos = count - 1;
+    let read = |pos: &mut usize, dst: &[IntPoint]| {
+        let p = dst[*pos];
+        *pos += 1;
+        if *pos >= count {
+            *pos = 0;
+        }
+        p
     };
-    let far = (1..n)
-        .max_by(|&i, &j| d2(points[i], points[0]).total_cmp(&d2(points[j], points[0])))
-        .unwrap_or(0);
-    let mut ring: Vec<IntPoint> = points.to_vec();
-    ring.push(points[0]);
-    let mut keep = vec![false; n + 1];
-    keep[0] = true;
-    keep[far] = true;
-    rdp(&ring, epsilon, &mut keep, 0, far);
-    rdp(&ring, epsilon, &mut keep, far, n);
-    (0..n).filter(|&i| keep[i]).map(|i| ring[i]).collect()
+    let mut start_pt = read(&mut pos, &dst);
+    let mut wpos = pos;
+    let mut pt = read(&mut pos, &dst);
+    let mut i = 0usize;
+    while i < count && new_count > 2 {
+        let end_pt = read(&mut pos, &dst);
+        let (dx, dy) = (
+            (end_pt.x - start_pt.x) as f64,
+            (end_pt.y - start_pt.y) as f64,
+        );
+        let dist = ((pt.x - start_pt.x) as f64 * dy - (pt.y - start_pt.y) as f64 * dx).abs();
+        let inner = (pt.x - start_pt.x) as f64 * (end_pt.x - pt.x) as f64
+            + (pt.y - start_pt.y) as f64 * (end_pt.y - pt.y) as f64;
+        if dist * dist <= 0.5 * eps * (dx * dx + dy * dy) && dx != 0.0 && dy != 0.0 && inner >= 0.0
+        {
+            new_count -= 1;
+            start_pt = end_pt;
+            dst[wpos] = end_pt;
+            wpos += 1;
+            if wpos >= count {
+                wpos = 0;
+            }
+            pt = read(&mut pos, &dst);
+            i += 2;
+            continue;
+        }
+        start_pt = pt;
+        dst[wpos] = pt;
+        wpos += 1;
+        if wpos >= count {
+            wpos = 0;
+        }
+        pt = end_pt;
+        i += 1;
+    }
+    dst.truncate(new_count);
+    dst
 }
 
 /// Perimeter of a closed integer contour (OpenCV `arcLength(curve, true)`).
+///
+/// As OpenCV: from the last vertex round to it, each segment's length in `f32`, summed in `f64`.
 pub fn arc_length_closed(points: &[IntPoint]) -> f64 {
-    let pts: Vec<crate::Point> = points.iter().map(|p| p.to_point()).collect();
-    crate::polygon::polygon_perimeter(&pts)
+    let Some(&last) = points.last() else {
+        return 0.0;
+    };
+    let mut prev = last;
+    let mut perimeter = 0f64;
+    for &p in points {
+        let (dx, dy) = ((p.x - prev.x) as f32, (p.y - prev.y) as f32);
+        perimeter += (dx * dx + dy * dy).sqrt() as f64;
+        prev = p;
+    }
+    perimeter
 }
 
 #[cfg(test)]

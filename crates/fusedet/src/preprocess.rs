@@ -118,15 +118,59 @@ pub fn load_image(path: &Path) -> Result<RgbImage, ImageError> {
             path: path.to_path_buf(),
             source,
         })?;
+    let is_jpeg = reader.format() == Some(image::ImageFormat::Jpeg);
     let mut reader = reader;
     reader.no_limits();
     let mut decoder = reader.into_decoder().map_err(|e| decode(e.to_string()))?;
     let orientation = decoder.orientation().ok();
-    let mut img = DynamicImage::from_decoder(decoder).map_err(|e| decode(e.to_string()))?;
+    let mut img = match is_jpeg.then(|| decode_jpeg_libjpeg(path)).flatten() {
+        Some(Ok(rgb)) => DynamicImage::ImageRgb8(rgb),
+        Some(Err(reason)) => return Err(decode(reason)),
+        None => DynamicImage::from_decoder(decoder).map_err(|e| decode(e.to_string()))?,
+    };
     if let Some(o) = orientation {
         img.apply_orientation(o);
     }
     Ok(img.to_rgb8())
+}
+
+/// Decodes a JPEG with libjpeg-turbo's decoder (integer IDCT, fancy upsampling), which gives
+/// the same pixels as OpenCV's `imread` and Pillow; `image`'s own decoder differs by up to 4
+/// levels on about a tenth of the pixels, enough to move detections near `box_thresh`.
+/// `None` for colour spaces libjpeg cannot turn into RGB (CMYK, YCCK): `image` decodes those.
+fn decode_jpeg_libjpeg(path: &Path) -> Option<Result<RgbImage, String>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    // libjpeg reports fatal errors by unwinding out of its error handler.
+    let result = std::panic::catch_unwind(|| -> Result<Option<RgbImage>, String> {
+        let d = mozjpeg::Decompress::new_mem(&bytes).map_err(|e| e.to_string())?;
+        if matches!(
+            d.color_space(),
+            mozjpeg_sys::J_COLOR_SPACE::JCS_CMYK | mozjpeg_sys::J_COLOR_SPACE::JCS_YCCK
+        ) {
+            return Ok(None);
+        }
+        let mut started = d.rgb().map_err(|e| e.to_string())?;
+        let (w, h) = (started.width() as u32, started.height() as u32);
+        let mut buf = vec![0u8; w as usize * h as usize * 3];
+        started
+            .read_scanlines_into(&mut buf)
+            .map_err(|e| e.to_string())?;
+        // A truncated file is padded (libjpeg's warning), as OpenCV does; nothing to finish.
+        drop(started);
+        Ok(RgbImage::from_raw(w, h, buf))
+    });
+    match result {
+        Ok(Ok(Some(img))) => Some(Ok(img)),
+        Ok(Ok(None)) => None,
+        Ok(Err(e)) => Some(Err(e)),
+        Err(payload) => Some(Err(payload
+            .downcast_ref::<String>()
+            .cloned()
+            .unwrap_or_else(|| "libjpeg failed".into()))),
+    }
 }
 
 /// Target size of `DetResizeForTest` (`resize_image_type0`) for an `h × w` image, as
@@ -151,44 +195,68 @@ pub fn target_size(h: u32, w: u32, cfg: &PreprocessConfig) -> (u32, u32) {
     (round32(hf * ratio), round32(wf * ratio))
 }
 
-/// Bilinear resize of an 8-bit RGB image with OpenCV's `INTER_LINEAR` arithmetic (half-pixel
-/// centres, 11-bit fixed-point weights, border clamping).
+/// Bilinear resize of an 8-bit RGB image, bit-exact with OpenCV's `cv2.resize(...,
+/// INTER_LINEAR)` as shipped in opencv-python (checked by `tools/check_real_data.sh`):
+/// half-pixel centres; horizontal weights clamped at the borders, vertical ones not (the
+/// rows are clamped instead); 11-bit weights rounded half to even; the vertical pass with the
+/// arithmetic of OpenCV's SIMD kernel (`VResizeLinearVec_32s8u`), which truncates where the
+/// scalar formula would round; an exact 2x downscale is OpenCV's `INTER_AREA` 2x2 mean.
 pub fn resize_bilinear(img: &RgbImage, new_w: u32, new_h: u32) -> RgbImage {
     let (sw, sh) = (img.width() as usize, img.height() as usize);
     let (dw, dh) = (new_w as usize, new_h as usize);
     if sw == dw && sh == dh {
         return img.clone();
     }
+    let src = img.as_raw();
+    if sw == 2 * dw && sh == 2 * dh {
+        let mut dst = vec![0u8; dw * dh * 3];
+        for y in 0..dh {
+            let (r0, r1) = (2 * y * sw * 3, (2 * y + 1) * sw * 3);
+            for x in 0..dw {
+                for c in 0..3 {
+                    let i = 2 * x * 3 + c;
+                    let sum = src[r0 + i] as u32
+                        + src[r0 + i + 3] as u32
+                        + src[r1 + i] as u32
+                        + src[r1 + i + 3] as u32;
+                    dst[(y * dw + x) * 3 + c] = ((sum + 2) >> 2) as u8;
+                }
+            }
+        }
+        return RgbImage::from_raw(new_w, new_h, dst).expect("buffer size");
+    }
     const SCALE: f32 = 2048.0;
-    let coeffs = |src: usize, dst: usize| -> Vec<(usize, i32, i32)> {
-        let scale = src as f64 / dst as f64;
+    // (first source index, may be -1 vertically; weight of it; weight of the next)
+    let coeffs = |src: usize, dst: usize, clamp: bool| -> Vec<(i64, i32, i32)> {
+        let scale = 1.0 / (dst as f64 / src as f64);
         (0..dst)
             .map(|d| {
                 let mut f = ((d as f64 + 0.5) * scale - 0.5) as f32;
                 let mut s = f.floor() as i64;
                 f -= s as f32;
-                if s < 0 {
+                if clamp && s < 0 {
                     f = 0.0;
                     s = 0;
                 }
-                if s >= src as i64 - 1 {
+                if clamp && s >= src as i64 - 1 {
                     f = 0.0;
                     s = src as i64 - 1;
                 }
-                let a1 = (f * SCALE).round() as i32;
-                let a0 = ((1.0 - f) * SCALE).round() as i32;
-                (s as usize, a0, a1)
+                let a0 = ((1.0 - f) * SCALE).round_ties_even() as i32;
+                let a1 = (f * SCALE).round_ties_even() as i32;
+                (s, a0, a1)
             })
             .collect()
     };
-    let xc = coeffs(sw, dw);
-    let yc = coeffs(sh, dh);
-    let src = img.as_raw();
+    let xc = coeffs(sw, dw, true);
+    let yc = coeffs(sh, dh, false);
+    let row_of = |s: i64| s.clamp(0, sh as i64 - 1) as usize;
     // Horizontal pass into i32 rows (scale 2048).
     let hrow = |y: usize| -> Vec<i32> {
         let row = &src[y * sw * 3..(y + 1) * sw * 3];
         let mut out = vec![0i32; dw * 3];
         for (dx, &(sx, a0, a1)) in xc.iter().enumerate() {
+            let sx = sx as usize;
             let sx1 = (sx + 1).min(sw - 1);
             for c in 0..3 {
                 out[dx * 3 + c] = row[sx * 3 + c] as i32 * a0 + row[sx1 * 3 + c] as i32 * a1;
@@ -196,21 +264,29 @@ pub fn resize_bilinear(img: &RgbImage, new_w: u32, new_h: u32) -> RgbImage {
         }
         out
     };
+    // OpenCV's SIMD vertical step: 16-bit high products of the rows shifted right by 4.
+    let mul_hi = |s: i32, b: i32| ((s >> 4).clamp(-32768, 32767) * b) >> 16;
     let mut dst = vec![0u8; dw * dh * 3];
-    let mut cache: Option<(usize, Vec<i32>, Vec<i32>)> = None;
+    // The two source rows in use, kept across output rows.
+    let mut c0: (usize, Vec<i32>) = (usize::MAX, Vec::new());
+    let mut c1: (usize, Vec<i32>) = (usize::MAX, Vec::new());
     for (dy, &(sy, b0, b1)) in yc.iter().enumerate() {
-        let sy1 = (sy + 1).min(sh - 1);
-        let (r0, r1) = match cache.take() {
-            Some((s, r0, r1)) if s == sy => (r0, r1),
-            Some((s, _, r1)) if s + 1 == sy => (r1, hrow(sy1)),
-            _ => (hrow(sy), hrow(sy1)),
-        };
-        let out = &mut dst[dy * dw * 3..(dy + 1) * dw * 3];
-        for i in 0..dw * 3 {
-            let v = (b0 as i64 * r0[i] as i64 + b1 as i64 * r1[i] as i64 + (1 << 21)) >> 22;
-            out[i] = v.clamp(0, 255) as u8;
+        let (y0, y1) = (row_of(sy), row_of(sy + 1));
+        if c0.0 != y0 {
+            if c1.0 == y0 {
+                std::mem::swap(&mut c0, &mut c1);
+            } else {
+                c0 = (y0, hrow(y0));
+            }
         }
-        cache = Some((sy, r0, r1));
+        if c1.0 != y1 {
+            c1 = (y1, if y1 == y0 { c0.1.clone() } else { hrow(y1) });
+        }
+        let out = &mut dst[dy * dw * 3..(dy + 1) * dw * 3];
+        for (i, o) in out.iter_mut().enumerate() {
+            let v = (mul_hi(c0.1[i], b0) + mul_hi(c1.1[i], b1) + 2) >> 2;
+            *o = v.clamp(0, 255) as u8;
+        }
     }
     RgbImage::from_raw(new_w, new_h, dst).expect("buffer size")
 }

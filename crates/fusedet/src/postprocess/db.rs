@@ -227,8 +227,8 @@ impl DbPostProcess {
                 .iter()
                 .map(|p| {
                     [
-                        rescale(p.x as f32, map.width, dest_w),
-                        rescale(p.y as f32, map.height, dest_h),
+                        rescale_int(p.x, map.width, dest_w),
+                        rescale_int(p.y, map.height, dest_h),
                     ]
                 })
                 .collect();
@@ -238,10 +238,17 @@ impl DbPostProcess {
     }
 }
 
-/// `np.clip(np.round(x / width * dest), 0, dest)` with NumPy's dtypes: the division in `f32`,
-/// the product in `f64`, rounding half to even.
+/// `np.clip(np.round(x / width * dest), 0, dest)` with NumPy 2's dtypes: the box is `float32`
+/// and Python ints do not widen it, so division and product are both in `f32`; rounding half
+/// to even.
 fn rescale(v: f32, size: usize, dest: usize) -> f64 {
-    let t = (v / size as f32) as f64 * dest as f64;
+    let t = (v / size as f32) * dest as f32;
+    (t.round_ties_even() as f64).clamp(0.0, dest as f64)
+}
+
+/// The same for Clipper's integer output (poly boxes), which NumPy divides in `f64`.
+fn rescale_int(v: i64, size: usize, dest: usize) -> f64 {
+    let t = v as f64 / size as f64 * dest as f64;
     t.round_ties_even().clamp(0.0, dest as f64)
 }
 
