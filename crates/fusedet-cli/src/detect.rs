@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use fusedet::burn::tensor::Device;
-use fusedet::postprocess::{BoxType, ScoreMode};
+use fusedet::postprocess::{BoxType, Detection, ScoreMode};
 use fusedet::preprocess::{LimitType, load_image};
 use fusedet::{ImageDetections, TextDetector, zoo};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -15,15 +15,23 @@ pub struct DetectArgs {
     /// Images or directories of images.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Model name (`fusedet models list`) or path to a PP-OCR detection ONNX file.
-    #[arg(long, default_value = zoo::DEFAULT_MODEL)]
-    pub model: String,
     /// Write all results as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Write overlay PNGs with the detections drawn into this directory.
     #[arg(long)]
     pub overlay: Option<PathBuf>,
+    #[command(flatten)]
+    pub detector: DetectorOptions,
+}
+
+/// The model and its pre- and post-processing options (PaddleOCR names), shared by `detect`
+/// and `eval`.
+#[derive(Args, Debug, Clone)]
+pub struct DetectorOptions {
+    /// Model name (`fusedet models list`) or path to a PP-OCR detection ONNX file.
+    #[arg(long, default_value = zoo::DEFAULT_MODEL)]
+    pub model: String,
     /// Binarisation threshold.
     #[arg(long, default_value_t = 0.3)]
     pub thresh: f32,
@@ -57,6 +65,100 @@ pub struct DetectArgs {
     /// Do not fetch a missing model.
     #[arg(long)]
     pub no_fetch: bool,
+}
+
+impl DetectorOptions {
+    /// Loads the model and applies the options.
+    pub fn build(&self) -> Result<TextDetector> {
+        let model_path = resolve_model(&self.model, !self.no_fetch)?;
+        let device = Device::default();
+        let mut det = TextDetector::from_onnx(&model_path, &device)?;
+        det.postprocess.thresh = self.thresh;
+        det.postprocess.box_thresh = self.box_thresh;
+        det.postprocess.unclip_ratio = self.unclip_ratio;
+        det.postprocess.max_candidates = self.max_candidates;
+        det.postprocess.use_dilation = self.use_dilation;
+        det.postprocess.score_mode = self.score_mode;
+        det.postprocess.box_type = self.box_type;
+        det.preprocess.limit_side_len = self.limit_side_len;
+        det.preprocess.limit_type = self.limit_type;
+        Ok(det)
+    }
+}
+
+/// Runs `det` over `files` in same-size batches, calling `done` for each image in order (with
+/// `Err` for an image that could not be read). Returns the number of unreadable images.
+pub fn detect_files(
+    det: &TextDetector,
+    files: &[PathBuf],
+    batch: usize,
+    bar: &ProgressBar,
+    mut done: impl FnMut(&Path, Result<(image::RgbImage, Vec<Detection>), String>) -> Result<()>,
+) -> Result<usize> {
+    let mut failures = 0usize;
+    for chunk in files.chunks(batch.max(1)) {
+        let mut loaded = Vec::new();
+        for f in chunk {
+            match load_image(f) {
+                Ok(img) => {
+                    let p = det.prepare(&img);
+                    loaded.push((f.clone(), img, p));
+                }
+                Err(e) => {
+                    failures += 1;
+                    done(f, Err(e.to_string()))?;
+                    bar.inc(1);
+                }
+            }
+        }
+        // Group by network input size, keep order.
+        let mut results = vec![None; loaded.len()];
+        let mut sizes: Vec<(usize, usize)> =
+            loaded.iter().map(|l| (l.2.height, l.2.width)).collect();
+        sizes.dedup();
+        for size in sizes {
+            let idx: Vec<usize> = (0..loaded.len())
+                .filter(|&i| {
+                    (loaded[i].2.height, loaded[i].2.width) == size && results[i].is_none()
+                })
+                .collect();
+            if idx.is_empty() {
+                continue;
+            }
+            let preps: Vec<&fusedet::preprocess::Prepared> =
+                idx.iter().map(|&i| &loaded[i].2).collect();
+            let maps = det.predict_maps(&preps)?;
+            for (&i, map) in idx.iter().zip(&maps) {
+                results[i] = Some(det.postprocess(map, &loaded[i].2));
+            }
+        }
+        for ((f, img, _), dets) in loaded.into_iter().zip(results) {
+            done(&f, Ok((img, dets.unwrap_or_default())))?;
+            bar.inc(1);
+        }
+    }
+    Ok(failures)
+}
+
+/// A progress bar for `n` items (hidden for one).
+pub fn progress(n: usize) -> Result<ProgressBar> {
+    let bar = ProgressBar::new(n as u64);
+    if n > 1 {
+        bar.set_style(ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} {elapsed_precise} eta {eta} {msg}",
+        )?);
+    } else {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    Ok(bar)
+}
+
+/// Writes a PNG atomically.
+pub fn save_png(img: &image::RgbImage, out: &Path) -> Result<()> {
+    let tmp = out.with_extension("png.tmp");
+    img.save_with_format(&tmp, image::ImageFormat::Png)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))
 }
 
 const EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"];
@@ -108,96 +210,41 @@ pub fn run(a: DetectArgs) -> Result<()> {
     if files.is_empty() {
         bail!("no images found in {:?}", a.inputs);
     }
-    let model_path = resolve_model(&a.model, !a.no_fetch)?;
-    let device = Device::default();
-    let mut det = TextDetector::from_onnx(&model_path, &device)?;
-    det.postprocess.thresh = a.thresh;
-    det.postprocess.box_thresh = a.box_thresh;
-    det.postprocess.unclip_ratio = a.unclip_ratio;
-    det.postprocess.max_candidates = a.max_candidates;
-    det.postprocess.use_dilation = a.use_dilation;
-    det.postprocess.score_mode = a.score_mode;
-    det.postprocess.box_type = a.box_type;
-    det.preprocess.limit_side_len = a.limit_side_len;
-    det.preprocess.limit_type = a.limit_type;
+    let det = a.detector.build()?;
     if let Some(dir) = &a.overlay {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let bar = ProgressBar::new(files.len() as u64);
-    if files.len() > 1 {
-        bar.set_style(ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} {elapsed_precise} eta {eta} {msg}",
-        )?);
-    } else {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
+    let bar = progress(files.len())?;
     let mut results: Vec<ImageDetections> = Vec::new();
-    let mut failures = 0usize;
-    let batch = a.batch_size.max(1);
-    for chunk in files.chunks(batch) {
-        // Load and prepare; bad images are reported and skipped.
-        let mut loaded = Vec::new();
-        for f in chunk {
-            match load_image(f) {
-                Ok(img) => {
-                    let p = det.prepare(&img);
-                    loaded.push((f.clone(), img, p));
-                }
-                Err(e) => {
-                    bar.suspend(|| eprintln!("error: {e}"));
-                    failures += 1;
-                    bar.inc(1);
-                }
+    let single = files.len() == 1;
+    let failures = detect_files(&det, &files, a.detector.batch_size, &bar, |f, r| {
+        let (img, dets) = match r {
+            Ok(x) => x,
+            Err(e) => {
+                bar.suspend(|| eprintln!("error: {e}"));
+                return Ok(());
             }
+        };
+        if let Some(dir) = &a.overlay {
+            let mut canvas = img.clone();
+            for d in &dets {
+                fusedet::draw::draw_polygon(&mut canvas, &d.points, image::Rgb([0, 255, 0]), 3);
+            }
+            let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
+            save_png(&canvas, &dir.join(format!("{stem}.png")))?;
         }
-        // Group by network input size, keep order.
-        let mut done = vec![None; loaded.len()];
-        let mut sizes: Vec<(usize, usize)> =
-            loaded.iter().map(|l| (l.2.height, l.2.width)).collect();
-        sizes.dedup();
-        for size in sizes {
-            let idx: Vec<usize> = (0..loaded.len())
-                .filter(|&i| (loaded[i].2.height, loaded[i].2.width) == size && done[i].is_none())
-                .collect();
-            if idx.is_empty() {
-                continue;
-            }
-            let preps: Vec<&fusedet::preprocess::Prepared> =
-                idx.iter().map(|&i| &loaded[i].2).collect();
-            let maps = det.predict_maps(&preps)?;
-            for (&i, map) in idx.iter().zip(&maps) {
-                done[i] = Some(det.postprocess(map, &loaded[i].2));
-            }
+        let r = ImageDetections {
+            image: f.display().to_string(),
+            width: img.width() as usize,
+            height: img.height() as usize,
+            detections: dets,
+        };
+        if a.json.is_none() || single {
+            bar.suspend(|| print_result(&r));
         }
-        for ((f, img, _), dets) in loaded.into_iter().zip(done) {
-            let dets = dets.unwrap_or_default();
-            if let Some(dir) = &a.overlay {
-                let mut canvas = img.clone();
-                for d in &dets {
-                    fusedet::draw::draw_polygon(&mut canvas, &d.points, image::Rgb([0, 255, 0]), 3);
-                }
-                let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
-                let out = dir.join(format!("{stem}.png"));
-                let tmp = dir.join(format!(".{stem}.png.tmp"));
-                canvas
-                    .save_with_format(&tmp, image::ImageFormat::Png)
-                    .with_context(|| format!("writing {}", tmp.display()))?;
-                std::fs::rename(&tmp, &out)
-                    .with_context(|| format!("writing {}", out.display()))?;
-            }
-            let r = ImageDetections {
-                image: f.display().to_string(),
-                width: img.width() as usize,
-                height: img.height() as usize,
-                detections: dets,
-            };
-            if a.json.is_none() || files.len() == 1 {
-                bar.suspend(|| print_result(&r));
-            }
-            results.push(r);
-            bar.inc(1);
-        }
-    }
+        results.push(r);
+        Ok(())
+    })?;
     bar.finish_and_clear();
     if let Some(path) = &a.json {
         let text = serde_json::to_string_pretty(&results)?;

@@ -1,7 +1,9 @@
 //! `fusedet`: detect, bench and manage models from the command line.
 
 mod bench;
+mod convert;
 mod detect;
+mod eval;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -21,6 +23,10 @@ struct Cli {
 enum Command {
     /// Detect text in images (PaddleOCR DB post-processing options).
     Detect(detect::DetectArgs),
+    /// Evaluate a detector on an annotated dataset (ICDAR 2015 protocol).
+    Eval(Box<eval::EvalArgs>),
+    /// Convert text annotations between formats.
+    Convert(convert::ConvertArgs),
     /// Time the model forward and the post-processing, against onnxruntime when available.
     Bench(bench::BenchArgs),
     /// List or fetch pretrained models.
@@ -45,6 +51,8 @@ fn main() {
     let cli = Cli::parse();
     let result: Result<()> = match cli.command {
         Command::Detect(a) => detect::run(a),
+        Command::Eval(a) => eval::run(*a),
+        Command::Convert(a) => convert::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Models { action } => models(action),
     };

@@ -76,6 +76,17 @@ pub fn segments_intersect(a1: Point, a2: Point, b1: Point, b2: Point) -> bool {
 /// Whether the polygon is a valid simple polygon in shapely's sense: at least three vertices,
 /// finite coordinates, non-zero area and no two non-adjacent edges touching.
 pub fn is_valid_polygon(points: &[Point]) -> bool {
+    // Repeated consecutive vertices are allowed (shapely drops them).
+    let mut dedup: Vec<Point> = Vec::with_capacity(points.len());
+    for &p in points {
+        if dedup.last() != Some(&p) {
+            dedup.push(p);
+        }
+    }
+    while dedup.len() > 1 && dedup.first() == dedup.last() {
+        dedup.pop();
+    }
+    let points = &dedup[..];
     let n = points.len();
     if n < 3 || points.iter().any(|p| !p.x.is_finite() || !p.y.is_finite()) {
         return false;

@@ -15,6 +15,9 @@ pub enum Error {
     /// Finding, fetching or verifying a pretrained model.
     #[error(transparent)]
     Zoo(#[from] ZooError),
+    /// Reading or writing annotations.
+    #[error(transparent)]
+    Dataset(#[from] crate::data::DatasetError),
     /// Invalid settings.
     #[error("invalid configuration: {0}")]
     Config(String),

@@ -5,10 +5,12 @@
 //! [`infer::TextDetector`]. Pretrained PP-OCR detectors are listed in [`zoo`] and imported by
 //! [`import`].
 
+pub mod data;
 pub mod draw;
 pub mod error;
 pub mod import;
 pub mod infer;
+pub mod metric;
 pub mod model;
 pub mod postprocess;
 pub mod preprocess;

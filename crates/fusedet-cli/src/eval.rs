@@ -1,0 +1,279 @@
+//! `fusedet eval`: detection over an annotated dataset, scored with the ICDAR 2015 protocol.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use fusedet::data::{self, TextFormat, TextSample, icdar15};
+use fusedet::metric::{self, ImageCounts, MatchMode, SWEEP_THRESHOLDS, Scores};
+use fusedet::preprocess::load_image;
+use fusedet::zoo;
+use serde::Serialize;
+
+use crate::detect::{DetectorOptions, detect_files, progress, save_png};
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// Annotation format: icdar15 | paddle | mlt | td500 | ctw1500 | totaltext.
+    #[arg(long, default_value = "icdar15")]
+    pub format: TextFormat,
+    /// Image directory (for `paddle`: the data root the label paths are relative to).
+    #[arg(long)]
+    pub images: PathBuf,
+    /// Label directory (for `paddle`: the label file).
+    #[arg(long)]
+    pub labels: PathBuf,
+    /// Score existing `res_<stem>.txt` files from this directory instead of running a model.
+    #[arg(long)]
+    pub predictions: Option<PathBuf>,
+    /// Skip the first N images (natural order: img_2 before img_10).
+    #[arg(long, default_value_t = 0)]
+    pub skip: usize,
+    /// Evaluate at most N images.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Matching rules: icdar2015 (official, DB) | mindocr.
+    #[arg(long, default_value = "icdar2015")]
+    pub mode: MatchMode,
+    /// Also report MMOCR's sweep over box-score thresholds 0.3..0.8.
+    #[arg(long)]
+    pub sweep: bool,
+    /// Write the summary as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write res_<stem>.txt submissions, per_image.csv and a report of the worst images here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Images in the report (lowest hmean first).
+    #[arg(long, default_value_t = 12)]
+    pub worst: usize,
+    #[command(flatten)]
+    pub detector: DetectorOptions,
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    precision: f64,
+    recall: f64,
+    hmean: f64,
+    images: usize,
+    matched: usize,
+    gt_care: usize,
+    det_care: usize,
+    mode: MatchMode,
+    model: Option<&'a str>,
+    format: TextFormat,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    sweep: Vec<SweepRow>,
+}
+
+#[derive(Serialize)]
+struct SweepRow {
+    box_thresh: f64,
+    precision: f64,
+    recall: f64,
+    hmean: f64,
+}
+
+type Polys = metric::ScoredPolygons;
+
+pub fn run(a: EvalArgs) -> Result<()> {
+    let mut samples = data::load(a.format, &a.images, &a.labels)?;
+    samples = samples
+        .into_iter()
+        .skip(a.skip)
+        .take(a.limit.unwrap_or(usize::MAX))
+        .collect();
+    if samples.is_empty() {
+        bail!("no images left after --skip {}", a.skip);
+    }
+    if let Some(out) = &a.out {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    }
+    let dets: Vec<Polys> = match &a.predictions {
+        Some(dir) => read_predictions(&samples, dir)?,
+        None => run_model(&a, &samples)?,
+    };
+    let gt: Vec<Vec<data::TextInstance>> = samples.iter().map(|s| s.instances.clone()).collect();
+    let polys: Vec<Vec<Vec<[f64; 2]>>> = dets
+        .iter()
+        .map(|d| d.iter().map(|(p, _)| p.clone()).collect())
+        .collect();
+    let (scores, per) = metric::hmean_iou(&gt, &polys, a.mode);
+    println!(
+        "images {}  precision {:.4}  recall {:.4}  hmean {:.4}  (matched {}, gt {}, det {}, {:?})",
+        samples.len(),
+        scores.precision,
+        scores.recall,
+        scores.hmean,
+        scores.matched,
+        scores.gt_care,
+        scores.det_care,
+        a.mode
+    );
+    let mut sweep_rows = Vec::new();
+    if a.sweep {
+        println!("box_thresh  precision  recall  hmean");
+        for (t, s) in metric::sweep(&gt, &dets, &SWEEP_THRESHOLDS, a.mode) {
+            println!(
+                "{t:>10.1}  {:>9.4}  {:>6.4}  {:>5.4}",
+                s.precision, s.recall, s.hmean
+            );
+            sweep_rows.push(SweepRow {
+                box_thresh: t,
+                precision: s.precision,
+                recall: s.recall,
+                hmean: s.hmean,
+            });
+        }
+    }
+    if let Some(path) = &a.json {
+        let s = Summary {
+            precision: scores.precision,
+            recall: scores.recall,
+            hmean: scores.hmean,
+            images: samples.len(),
+            matched: scores.matched,
+            gt_care: scores.gt_care,
+            det_care: scores.det_care,
+            mode: a.mode,
+            model: a.predictions.is_none().then_some(a.detector.model.as_str()),
+            format: a.format,
+            sweep: sweep_rows,
+        };
+        zoo::write_atomic(path, serde_json::to_string_pretty(&s)?.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(out) = &a.out {
+        write_outputs(out, &samples, &dets, &per, a.worst, a.predictions.is_none())?;
+        eprintln!(
+            "wrote res_*.txt, per_image.csv and report/ in {}",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+fn read_predictions(samples: &[TextSample], dir: &Path) -> Result<Vec<Polys>> {
+    samples
+        .iter()
+        .map(|s| {
+            let p = dir.join(icdar15::result_name(&s.image));
+            if !p.is_file() {
+                return Ok(Vec::new());
+            }
+            Ok(icdar15::read_result(&p)?
+                .into_iter()
+                .map(|q| (q, 1.0))
+                .collect())
+        })
+        .collect()
+}
+
+fn run_model(a: &EvalArgs, samples: &[TextSample]) -> Result<Vec<Polys>> {
+    let det = a.detector.build()?;
+    let files: Vec<PathBuf> = samples.iter().map(|s| s.image.clone()).collect();
+    let bar = progress(files.len())?;
+    let mut out: Vec<Polys> = Vec::with_capacity(files.len());
+    let failures = detect_files(&det, &files, a.detector.batch_size, &bar, |_, r| {
+        match r {
+            Ok((_, dets)) => out.push(dets.into_iter().map(|d| (d.points, d.score)).collect()),
+            Err(e) => {
+                bar.suspend(|| eprintln!("error: {e}"));
+                out.push(Vec::new());
+            }
+        }
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+    if failures > 0 {
+        bail!("{failures} of {} images could not be read", files.len());
+    }
+    Ok(out)
+}
+
+fn write_outputs(
+    out: &Path,
+    samples: &[TextSample],
+    dets: &[Polys],
+    per: &[ImageCounts],
+    worst: usize,
+    write_results: bool,
+) -> Result<()> {
+    if write_results {
+        for (s, d) in samples.iter().zip(dets) {
+            let polys: Vec<Vec<[f64; 2]>> = d.iter().map(|(p, _)| p.clone()).collect();
+            let path = out.join(icdar15::result_name(&s.image));
+            zoo::write_atomic(&path, icdar15::format_result(&polys).as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    let mut csv = String::from("image,gt_care,det_care,matched,precision,recall,hmean\n");
+    for (s, c) in samples.iter().zip(per) {
+        let sc = Scores::from_totals(c.matched, c.gt_care, c.det_care);
+        writeln!(
+            csv,
+            "{},{},{},{},{:.4},{:.4},{:.4}",
+            s.image.display(),
+            c.gt_care,
+            c.det_care,
+            c.matched,
+            sc.precision,
+            sc.recall,
+            sc.hmean
+        )?;
+    }
+    zoo::write_atomic(&out.join("per_image.csv"), csv.as_bytes())?;
+    // Report: the worst images (most errors first), GT and detections drawn.
+    let report = out.join("report");
+    std::fs::create_dir_all(&report)?;
+    let mut order: Vec<usize> = (0..samples.len()).collect();
+    let errors = |c: &ImageCounts| (c.gt_care - c.matched) + (c.det_care - c.matched);
+    order.sort_by_key(|&i| std::cmp::Reverse(errors(&per[i])));
+    let mut html = String::from(
+        "<!doctype html><meta charset=utf-8><title>fusedet eval: worst images</title>\
+         <style>body{font-family:sans-serif}img{max-width:100%}</style>\
+         <h1>Worst images</h1><p>green: ground truth matched, orange: ground truth missed, \
+         grey: don't care, blue: correct detection, red: false positive</p>\n",
+    );
+    for &i in order.iter().take(worst) {
+        let (s, c) = (&samples[i], &per[i]);
+        let Ok(mut canvas) = load_image(&s.image) else {
+            continue;
+        };
+        for (k, g) in s.instances.iter().enumerate() {
+            let color = if g.ignore {
+                [160, 160, 160]
+            } else if c.gt_match.get(k).copied().flatten().is_some() {
+                [0, 200, 0]
+            } else {
+                [255, 150, 0]
+            };
+            fusedet::draw::draw_polygon(&mut canvas, &g.points, image::Rgb(color), 2);
+        }
+        for (k, (p, _)) in dets[i].iter().enumerate() {
+            let color = if c.false_positive.get(k).copied().unwrap_or(false) {
+                [255, 0, 0]
+            } else {
+                [0, 90, 255]
+            };
+            fusedet::draw::draw_polygon(&mut canvas, p, image::Rgb(color), 2);
+        }
+        let stem = s
+            .image
+            .file_stem()
+            .and_then(|x| x.to_str())
+            .unwrap_or("image");
+        save_png(&canvas, &report.join(format!("{stem}.png")))?;
+        writeln!(
+            html,
+            "<h2>{stem}: {} missed, {} false positives (hmean {:.3})</h2><img src=\"{stem}.png\">",
+            c.gt_care - c.matched,
+            c.det_care - c.matched,
+            c.hmean()
+        )?;
+    }
+    zoo::write_atomic(&report.join("index.html"), html.as_bytes())?;
+    Ok(())
+}

@@ -1,0 +1,107 @@
+//! Total-Text legacy txt ground truth (`poly_gt_imgN.txt`):
+//! `x: [[x1 x2 ...]], y: [[y1 y2 ...]], ornt: [u'c'], transcriptions: [u'word']`, one instance
+//! per record, a record possibly wrapped over several lines; `#` = don't care.
+
+use std::path::Path;
+
+use super::{DatasetError, TextInstance, parse_num, read_text};
+
+fn numbers_in(s: &str, path: &Path, line: usize, what: &str) -> Result<Vec<f64>, DatasetError> {
+    let inner = s
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(',')
+        .trim_end_matches(']');
+    inner
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '[' || c == ']')
+        .filter(|t| !t.is_empty())
+        .map(|t| parse_num(t, path, line, what))
+        .collect()
+}
+
+/// Reads one ground-truth file.
+pub fn read_gt(path: &Path) -> Result<Vec<TextInstance>, DatasetError> {
+    let text = read_text(path)?;
+    // Join wrapped records: a record starts with `x:`.
+    let mut records: Vec<(usize, String)> = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let l = raw.trim();
+        if l.is_empty() {
+            continue;
+        }
+        if l.starts_with("x:") || records.is_empty() {
+            records.push((i + 1, l.to_string()));
+        } else if let Some(last) = records.last_mut() {
+            last.1.push(' ');
+            last.1.push_str(l);
+        }
+    }
+    let mut out = Vec::new();
+    for (line, rec) in records {
+        let find = |key: &str| rec.find(key);
+        let (Some(xs), Some(ys), Some(tr)) = (find("x:"), find("y:"), find("transcriptions:"))
+        else {
+            return Err(DatasetError::parse(
+                path,
+                line,
+                "expected `x: [[...]], y: [[...]], ..., transcriptions: [...]`",
+            ));
+        };
+        let ornt = find("ornt:").unwrap_or(tr);
+        if !(xs < ys && ys < ornt.min(tr)) {
+            return Err(DatasetError::parse(path, line, "fields out of order"));
+        }
+        let x = numbers_in(&rec[xs + 2..ys], path, line, "x")?;
+        let y = numbers_in(&rec[ys + 2..ornt.min(tr)], path, line, "y")?;
+        if x.len() != y.len() || x.len() < 3 {
+            return Err(DatasetError::parse(
+                path,
+                line,
+                format!(
+                    "{} x and {} y values: need equal counts of at least 3",
+                    x.len(),
+                    y.len()
+                ),
+            ));
+        }
+        let t = rec[tr + "transcriptions:".len()..].trim();
+        let t = t.trim_start_matches('[').trim_end_matches(']');
+        let t = t
+            .trim_start_matches('u')
+            .trim_matches(|c| c == '\'' || c == '"');
+        let points = x.iter().zip(&y).map(|(&a, &b)| [a, b]).collect();
+        let word = if t == "#" { "###" } else { t };
+        out.push(TextInstance::new(points, word));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapped_records_and_dont_care() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("poly_gt_img11.txt");
+        std::fs::write(
+            &p,
+            "x: [[115 503 494 115]], y: [[322 346 426 404]], ornt: [u'm'], transcriptions: [u'nauGHTY']\n\
+             x: [[734 1058 1061 744 745\n 740]], y: [[360 369 449 430 400 380]], ornt: [u'c'], transcriptions: [u'#']\n",
+        )
+        .unwrap();
+        let g = read_gt(&p).unwrap();
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[0].text, "nauGHTY");
+        assert_eq!(g[0].points[1], [503.0, 346.0]);
+        assert_eq!(g[1].points.len(), 6);
+        assert!(g[1].ignore);
+        std::fs::write(
+            &p,
+            "x: [[1 2 3]], y: [[1 2]], ornt: [u'c'], transcriptions: [u'a']\n",
+        )
+        .unwrap();
+        let e = read_gt(&p).unwrap_err().to_string();
+        assert!(e.contains("poly_gt_img11.txt:1"), "{e}");
+    }
+}
