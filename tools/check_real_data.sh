@@ -12,7 +12,8 @@
 #     round-trips icdar15 -> paddle -> icdar15; the metric agrees with tools/hmean_iou.py (shapely)
 #     on perturbed ground truth of all 1000 images; `fusedet eval` on images 801-1000 agrees with
 #     the reference pipeline scored by tools/hmean_iou.py (0.002), and that script scores
-#     fusedet's res_img_N.txt files to fusedet's numbers (1e-4).
+#     fusedet's res_img_N.txt files to fusedet's numbers (1e-4); COCO128's json and YOLO
+#     labels agree through `fusedet convert`.
 set -euo pipefail
 data=${1:-../shared/data}
 cd "$(dirname "$0")/.."
@@ -87,9 +88,38 @@ print("metric on perturbed ground truth:", "identical counts" if same else f"DIF
 sys.exit(0 if same else 1)
 PY
 
+echo "== COCO128: the COCO json and the YOLO labels agree (1 px)"
+coco=$data/coco128
+$bin convert --from coco --images "$coco/images/train2017" --labels "$coco/annotations/instances_train2017.json" --to yolo --output "$work/yolo_from_coco"
+$bin convert --from yolo --names "$coco/coco128.yaml" --images "$coco/images/train2017" --labels "$coco/labels/train2017" --to coco --output "$work/coco_from_yolo.json"
+python3 - "$coco" "$work/yolo_from_coco" "$work/coco_from_yolo.json" <<'PY'
+import json, os, sys
+coco, ours, back = sys.argv[1:4]
+from PIL import Image
+def boxes(d, stem, size):
+    p = os.path.join(d, stem + ".txt")
+    rows = [l.split() for l in open(p).read().splitlines() if l.strip()] if os.path.exists(p) else []
+    w, h = size
+    return sorted((int(r[0]), (float(r[1]) - float(r[3]) / 2) * w, (float(r[2]) - float(r[4]) / 2) * h,
+                   float(r[3]) * w, float(r[4]) * h) for r in rows)
+worst, n, imgs = 0.0, 0, sorted(os.listdir(os.path.join(coco, "images/train2017")))
+for f in imgs:
+    stem = os.path.splitext(f)[0]
+    size = Image.open(os.path.join(coco, "images/train2017", f)).size
+    a, b = boxes(os.path.join(coco, "labels/train2017"), stem, size), boxes(ours, stem, size)
+    if len(a) != len(b) or any(x[0] != y[0] for x, y in zip(a, b)):
+        print(f"{f}: {len(a)} YOLO boxes, {len(b)} from the COCO json"); sys.exit(1)
+    worst = max([worst] + [abs(p - q) for x, y in zip(a, b) for p, q in zip(x[1:], y[1:])])
+    n += len(a)
+j = json.load(open(back))
+print(f"{len(imgs)} images, {n} boxes: COCO json and YOLO labels agree within {worst:.3f} px; "
+      f"YOLO -> COCO json has {len(j['annotations'])} boxes in {len(j['categories'])} classes")
+sys.exit(0 if worst <= 1.0 and len(j["annotations"]) == n else 1)
+PY
+
 echo "== fusedet eval vs the reference pipeline (ICDAR 2015 images 801-1000)"
 python3 tools/reference_eval.py "$v4" "$imgs" "$gt" 801 1000 "$work/ref_res" --json "$work/ref_eval.json"
 $bin eval --model ppocr-v4-det --images "$imgs" --labels "$gt" --skip 800 --sweep --json "$work/eval.json" --out "$work/eval"
 python3 tools/hmean_iou.py "$gt" "$work/eval" --json "$work/tools_on_ours.json"
 python3 tools/compare_eval.py "$work/eval.json" "$work/ref_eval.json" "$work/tools_on_ours.json"
-echo "real-data checks: 8 passed, 0 failed"
+echo "real-data checks: 9 passed, 0 failed"

@@ -9,10 +9,12 @@
 //! | [`td500`] | MSRA-TD500 `.gt` rotated rectangles |
 //! | [`ctw1500`] | SCUT-CTW1500 14-point txt (`x1,y1,...,####text`) |
 //! | [`totaltext`] | Total-Text legacy txt `x: [[...]], y: [[...]], ornt: ..., transcriptions: ...` |
+//! | [`objects`] | object detection: COCO instances json, YOLO txt with the dataset yaml's names |
 
 pub mod ctw1500;
 pub mod icdar15;
 pub mod mlt;
+pub mod objects;
 pub mod paddle;
 pub mod td500;
 pub mod totaltext;
