@@ -4,29 +4,25 @@
 
 use std::path::Path;
 
-use super::{DatasetError, TextInstance, pairs, parse_num, read_text};
+use super::{DatasetError, TextInstance, label_lines, pairs, parse_num, read_text};
 
 /// Reads one txt label file.
 pub fn read_txt(path: &Path) -> Result<Vec<TextInstance>, DatasetError> {
     let text = read_text(path)?;
     let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim_end_matches('\r');
-        if line.trim().is_empty() {
-            continue;
-        }
+    for (n, line) in label_lines(&text) {
         let (coords, transcription) = match line.split_once(",####") {
             Some((c, t)) => (c, t),
             None => (line, "###"),
         };
         let mut v = Vec::new();
         for (k, f) in coords.split(',').enumerate() {
-            v.push(parse_num(f, path, i + 1, &format!("coordinate {}", k + 1))?);
+            v.push(parse_num(f, path, n, &format!("coordinate {}", k + 1))?);
         }
         if v.len() % 2 != 0 || v.len() < 6 {
             return Err(DatasetError::parse(
                 path,
-                i + 1,
+                n,
                 format!("{} coordinates: need an even count of at least 6", v.len()),
             ));
         }

@@ -5,36 +5,21 @@
 use std::path::{Path, PathBuf};
 
 use super::{
-    DatasetError, TextInstance, TextSample, list_images, pairs, parse_num, read_text, write_atomic,
+    DatasetError, TextInstance, TextSample, label_lines, list_images, read_text, split_quad_line,
+    write_atomic,
 };
 
 /// Reads one ground-truth file.
 pub fn read_gt(path: &Path) -> Result<Vec<TextInstance>, DatasetError> {
     let text = read_text(path)?;
     let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim_end_matches('\r');
-        if line.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.splitn(9, ',').collect();
-        if fields.len() < 8 {
-            return Err(DatasetError::parse(
-                path,
-                i + 1,
-                format!(
-                    "expected x1,y1,x2,y2,x3,y3,x4,y4[,transcription], found {} fields",
-                    fields.len()
-                ),
-            ));
-        }
-        let mut coords = Vec::with_capacity(8);
-        for (k, f) in fields[..8].iter().enumerate() {
-            let what = format!("{}{}", if k % 2 == 0 { "x" } else { "y" }, k / 2 + 1);
-            coords.push(parse_num(f, path, i + 1, &what)?);
-        }
-        let transcription = fields.get(8).copied().unwrap_or("");
-        out.push(TextInstance::new(pairs(&coords), transcription));
+    for (n, line) in label_lines(&text) {
+        let layout = "x1,y1,x2,y2,x3,y3,x4,y4[,transcription]";
+        let (points, rest) = split_quad_line(line, 1, 0, path, n, layout)?;
+        out.push(TextInstance::new(
+            points,
+            rest.first().copied().unwrap_or(""),
+        ));
     }
     Ok(out)
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{DatasetError, TextInstance, pairs, parse_num, read_text};
+use super::{DatasetError, TextInstance, label_lines, read_text, split_quad_line};
 
 /// One text region with its script.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,31 +18,14 @@ pub struct MltInstance {
 pub fn read_gt(path: &Path) -> Result<Vec<MltInstance>, DatasetError> {
     let text = read_text(path)?;
     let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim_end_matches('\r');
-        if line.trim().is_empty() {
-            continue;
-        }
-        let f: Vec<&str> = line.splitn(10, ',').collect();
-        if f.len() < 10 {
-            return Err(DatasetError::parse(
-                path,
-                i + 1,
-                format!(
-                    "expected x1,y1,...,x4,y4,script,transcription, found {} fields",
-                    f.len()
-                ),
-            ));
-        }
-        let mut c = Vec::with_capacity(8);
-        for (k, v) in f[..8].iter().enumerate() {
-            c.push(parse_num(v, path, i + 1, &format!("coordinate {}", k + 1))?);
-        }
-        let mut instance = TextInstance::new(pairs(&c), f[9]);
-        instance.ignore |= f[8] == "None" && f[9] == "###";
+    for (n, line) in label_lines(&text) {
+        let layout = "x1,y1,...,x4,y4,script,transcription";
+        let (points, f) = split_quad_line(line, 2, 2, path, n, layout)?;
+        let mut instance = TextInstance::new(points, f[1]);
+        instance.ignore |= f[0] == "None" && f[1] == "###";
         out.push(MltInstance {
             instance,
-            script: f[8].to_string(),
+            script: f[0].to_string(),
         });
     }
     Ok(out)

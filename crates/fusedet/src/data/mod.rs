@@ -133,6 +133,41 @@ pub(crate) fn parse_num(
         .ok_or_else(|| DatasetError::parse(path, line, format!("{what}: `{t}` is not a number")))
 }
 
+/// The non-blank lines of a label file with their 1-based numbers, CR stripped.
+pub(crate) fn label_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')))
+        .filter(|(_, l)| !l.trim().is_empty())
+}
+
+/// Splits `x1,y1,...,x4,y4,<rest>` (the ICDAR family): the quad and the `rest` fields (the
+/// last one keeps its commas). `min_rest` rest fields are required; `layout` names the
+/// expected line in the error.
+pub(crate) fn split_quad_line<'a>(
+    line: &'a str,
+    rest: usize,
+    min_rest: usize,
+    path: &Path,
+    n: usize,
+    layout: &str,
+) -> Result<(Vec<[f64; 2]>, Vec<&'a str>), DatasetError> {
+    let f: Vec<&str> = line.splitn(8 + rest, ',').collect();
+    if f.len() < 8 + min_rest {
+        return Err(DatasetError::parse(
+            path,
+            n,
+            format!("expected {layout}, found {} fields", f.len()),
+        ));
+    }
+    let mut c = Vec::with_capacity(8);
+    for (k, v) in f[..8].iter().enumerate() {
+        let what = format!("{}{}", if k % 2 == 0 { "x" } else { "y" }, k / 2 + 1);
+        c.push(parse_num(v, path, n, &what)?);
+    }
+    Ok((pairs(&c), f[8..].to_vec()))
+}
+
 /// Pairs `[x, y]` from a flat coordinate list.
 pub(crate) fn pairs(v: &[f64]) -> Vec<[f64; 2]> {
     v.chunks_exact(2).map(|c| [c[0], c[1]]).collect()

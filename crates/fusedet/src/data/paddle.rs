@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{DatasetError, TextInstance, TextSample, read_text, write_atomic};
+use super::{DatasetError, TextInstance, TextSample, label_lines, read_text, write_atomic};
 
 #[derive(Serialize, Deserialize)]
 struct Entry {
@@ -19,12 +19,7 @@ struct Entry {
 pub fn read(path: &Path, data_root: &Path) -> Result<Vec<TextSample>, DatasetError> {
     let text = read_text(path)?;
     let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.trim_end_matches('\r');
-        if line.trim().is_empty() {
-            continue;
-        }
-        let n = i + 1;
+    for (n, line) in label_lines(&text) {
         let (img, json) = line.split_once('\t').ok_or_else(|| {
             DatasetError::parse(
                 path,
