@@ -10,6 +10,7 @@ pub mod draw;
 pub mod error;
 pub mod import;
 pub mod infer;
+pub mod loss;
 pub mod metric;
 pub mod model;
 pub mod postprocess;

@@ -1,0 +1,169 @@
+//! DB losses (SPEC §5, DB's `L1BalanceCELoss`): balanced binary cross-entropy with 3:1 hard
+//! negative mining on the probability map, dice loss on the approximate binary map, masked L1
+//! on the threshold map; total `5·L_s + 10·L_t + L_b`.
+
+use burn::prelude::*;
+
+/// Loss weights and the negative:positive ratio.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct DbLossConfig {
+    /// α, weight of the probability-map loss.
+    pub bce_scale: f64,
+    /// β, weight of the threshold-map loss.
+    pub l1_scale: f64,
+    /// Hard negatives kept per positive.
+    pub negative_ratio: f64,
+}
+
+impl Default for DbLossConfig {
+    fn default() -> Self {
+        Self {
+            bce_scale: 5.0,
+            l1_scale: 10.0,
+            negative_ratio: 3.0,
+        }
+    }
+}
+
+const EPS: f64 = 1e-6;
+
+fn flat<const D: usize>(t: Tensor<D>) -> Tensor<1> {
+    let n: usize = t.dims().iter().product();
+    t.reshape([n])
+}
+
+/// Balanced BCE with OHEM over the whole batch: every positive (`gt·mask`) and the
+/// `min(negatives, ratio·positives)` negatives (`(1-gt)·mask`) with the largest loss, averaged.
+/// `log` is clamped at -100 as PyTorch's BCE does. Ties at the k-th largest negative loss share
+/// its weight, so the value equals a top-k sum exactly.
+pub fn balanced_bce(pred: Tensor<4>, gt: Tensor<4>, mask: Tensor<4>, ratio: f64) -> Tensor<1> {
+    let device = pred.device();
+    let (pred, gt, mask) = (flat(pred), flat(gt), flat(mask));
+    let pos = gt.clone().mul(mask.clone());
+    let neg = gt.clone().neg().add_scalar(1.0).mul(mask);
+    let log_p = pred.clone().log().clamp_min(-100.0);
+    let log_1mp = pred.neg().add_scalar(1.0).log().clamp_min(-100.0);
+    let loss = gt
+        .clone()
+        .mul(log_p)
+        .add(gt.neg().add_scalar(1.0).mul(log_1mp))
+        .neg();
+    let n_pos = pos.clone().sum().into_scalar::<f32>() as f64;
+    let n_neg_avail = neg.clone().sum().into_scalar::<f32>() as f64;
+    let n_neg = n_neg_avail.min((n_pos * ratio).floor());
+    let neg_loss = loss.clone().mul(neg);
+    // Host-side top-k weights: 1 above the k-th largest, shared weight at ties.
+    let values: Vec<f32> = neg_loss
+        .clone()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap_or_default();
+    let k = n_neg as usize;
+    let weights = topk_weights(&values, k);
+    let w = Tensor::<1>::from_data(TensorData::new(weights, [values.len()]), &device);
+    let total = loss.mul(pos).sum().add(neg_loss.mul(w).sum());
+    total.div_scalar(n_pos + n_neg + EPS)
+}
+
+/// Weights selecting the `k` largest values (ties at the boundary share the remainder).
+fn topk_weights(values: &[f32], k: usize) -> Vec<f32> {
+    if k == 0 || values.is_empty() {
+        return vec![0.0; values.len()];
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let k = k.min(sorted.len());
+    let thr = sorted[k - 1];
+    let above = values.iter().filter(|&&v| v > thr).count();
+    let equal = values.iter().filter(|&&v| v == thr).count();
+    let share = (k - above) as f32 / equal.max(1) as f32;
+    values
+        .iter()
+        .map(|&v| {
+            if v > thr {
+                1.0
+            } else if v == thr {
+                share
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// Dice loss `1 - 2·Σ(p·g·m) / (Σ(p·m) + Σ(g·m) + eps)`.
+pub fn dice(pred: Tensor<4>, gt: Tensor<4>, mask: Tensor<4>) -> Tensor<1> {
+    let (pred, gt, mask) = (flat(pred), flat(gt), flat(mask));
+    let inter = pred.clone().mul(gt.clone()).mul(mask.clone()).sum();
+    let union = pred
+        .mul(mask.clone())
+        .sum()
+        .add(gt.mul(mask).sum())
+        .add_scalar(EPS);
+    inter.mul_scalar(2.0).div(union).neg().add_scalar(1.0)
+}
+
+/// Masked L1 `Σ|p - g|·m / (Σm + eps)`.
+pub fn masked_l1(pred: Tensor<4>, gt: Tensor<4>, mask: Tensor<4>) -> Tensor<1> {
+    let (pred, gt, mask) = (flat(pred), flat(gt), flat(mask));
+    let denom = mask.clone().sum().add_scalar(EPS);
+    pred.sub(gt).abs().mul(mask).sum().div(denom)
+}
+
+/// The three loss terms and their weighted total.
+#[derive(Clone, Debug)]
+pub struct DbLossParts {
+    /// `α·L_s + β·L_t + L_b`.
+    pub total: Tensor<1>,
+    /// Probability-map loss (balanced BCE).
+    pub prob: Tensor<1>,
+    /// Threshold-map loss (masked L1).
+    pub thresh: Tensor<1>,
+    /// Binary-map loss (dice).
+    pub binary: Tensor<1>,
+}
+
+/// DB's loss on the head outputs `[n, 3, h, w]` (probability, threshold, binary) against the
+/// targets of [`crate::targets`] (each `[n, 1, h, w]`).
+pub fn db_loss(
+    out: Tensor<4>,
+    gt: Tensor<4>,
+    mask: Tensor<4>,
+    thresh_map: Tensor<4>,
+    thresh_mask: Tensor<4>,
+    cfg: &DbLossConfig,
+) -> DbLossParts {
+    let [n, _, h, w] = out.dims();
+    let prob_map = out.clone().slice([0..n, 0..1, 0..h, 0..w]);
+    let thr = out.clone().slice([0..n, 1..2, 0..h, 0..w]);
+    let bin = out.slice([0..n, 2..3, 0..h, 0..w]);
+    let prob = balanced_bce(prob_map, gt.clone(), mask.clone(), cfg.negative_ratio);
+    let thresh = masked_l1(thr, thresh_map, thresh_mask);
+    let binary = dice(bin, gt, mask);
+    let total = prob
+        .clone()
+        .mul_scalar(cfg.bce_scale)
+        .add(thresh.clone().mul_scalar(cfg.l1_scale))
+        .add(binary.clone());
+    DbLossParts {
+        total,
+        prob,
+        thresh,
+        binary,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topk_weights_share_ties() {
+        let w = topk_weights(&[0.5, 0.9, 0.5, 0.1, 0.5], 3);
+        assert_eq!(w[1], 1.0);
+        assert!((w[0] - 2.0 / 3.0).abs() < 1e-6 && (w[2] - 2.0 / 3.0).abs() < 1e-6);
+        assert_eq!(w[3], 0.0);
+        assert_eq!(topk_weights(&[1.0, 2.0], 0), vec![0.0, 0.0]);
+    }
+}
