@@ -8,11 +8,13 @@
 //! | [`mlt`] | ICDAR MLT 2017 `x1,y1,...,x4,y4,script,transcription` |
 //! | [`td500`] | MSRA-TD500 `.gt` rotated rectangles |
 //! | [`ctw1500`] | SCUT-CTW1500 14-point txt (`x1,y1,...,####text`) |
-//! | [`totaltext`] | Total-Text legacy txt `x: [[...]], y: [[...]], ornt: ..., transcriptions: ...` |
+//! | [`totaltext`] | Total-Text legacy txt `x: [[...]], y: [[...]], ornt: ..., transcriptions: ...` and `.mat` (`polygt`) |
+//! | [`mat`] | MATLAB level-5 MAT files (numeric, char and cell arrays; compressed or not) |
 //! | [`objects`] | object detection: COCO instances json, YOLO txt with the dataset yaml's names |
 
 pub mod ctw1500;
 pub mod icdar15;
+pub mod mat;
 pub mod mlt;
 pub mod objects;
 pub mod paddle;
@@ -266,7 +268,7 @@ pub enum TextFormat {
     Td500,
     /// SCUT-CTW1500 txt: `<stem>.txt`.
     Ctw1500,
-    /// Total-Text legacy txt: `poly_gt_<stem>.txt`.
+    /// Total-Text: `poly_gt_<stem>.txt` (legacy txt) or `poly_gt_<stem>.mat`.
     Totaltext,
 }
 
@@ -314,7 +316,14 @@ pub fn load(
             TextFormat::Mlt => format!("gt_{stem}.txt"),
             TextFormat::Td500 => format!("{stem}.gt"),
             TextFormat::Ctw1500 => format!("{stem}.txt"),
-            TextFormat::Totaltext => format!("poly_gt_{stem}.txt"),
+            TextFormat::Totaltext => {
+                let txt = format!("poly_gt_{stem}.txt");
+                if labels.join(&txt).is_file() {
+                    txt
+                } else {
+                    format!("poly_gt_{stem}.mat")
+                }
+            }
             TextFormat::Icdar15 | TextFormat::Paddle => unreachable!(),
         });
         if !label.is_file() {
@@ -330,6 +339,9 @@ pub fn load(
                 .collect(),
             TextFormat::Td500 => td500::read_gt(&label)?,
             TextFormat::Ctw1500 => ctw1500::read_txt(&label)?,
+            TextFormat::Totaltext if label.extension().is_some_and(|e| e == "mat") => {
+                totaltext::read_mat(&label)?
+            }
             TextFormat::Totaltext => totaltext::read_gt(&label)?,
             TextFormat::Icdar15 | TextFormat::Paddle => unreachable!(),
         };

@@ -76,6 +76,65 @@ pub fn read_gt(path: &Path) -> Result<Vec<TextInstance>, DatasetError> {
     Ok(out)
 }
 
+/// Reads a Total-Text `.mat` ground-truth file: the cell array `polygt`, one row per region
+/// with columns `x:`, x coordinates, `y:`, y coordinates, transcription, orientation
+/// (`#` transcription = don't care).
+pub fn read_mat(path: &Path) -> Result<Vec<TextInstance>, DatasetError> {
+    use super::mat::{self, MatValue};
+    let vars = mat::read(path)?;
+    let layout = |reason: String| DatasetError::Layout {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let Some((_, MatValue::Cell { dims, items })) = vars.iter().find(|(n, _)| n == "polygt") else {
+        return Err(layout("no cell array `polygt`".into()));
+    };
+    let (rows, cols) = (
+        dims.first().copied().unwrap_or(0),
+        dims.get(1).copied().unwrap_or(0),
+    );
+    if rows > 0 && cols < 5 {
+        return Err(layout(format!(
+            "`polygt` is {rows}x{cols}, expected at least 5 columns"
+        )));
+    }
+    let mut out = Vec::with_capacity(rows);
+    for i in 0..rows {
+        let at = |j: usize| &items[j * rows + i];
+        let nums = |j: usize| match at(j) {
+            MatValue::Num { data, .. } => Ok(data.clone()),
+            _ => Err(layout(format!(
+                "polygt row {}: column {} is not numeric",
+                i + 1,
+                j + 1
+            ))),
+        };
+        let (x, y) = (nums(1)?, nums(3)?);
+        if x.len() != y.len() || x.len() < 3 {
+            return Err(layout(format!(
+                "polygt row {}: {} x and {} y values",
+                i + 1,
+                x.len(),
+                y.len()
+            )));
+        }
+        let text = match at(4) {
+            MatValue::Char(s) => s.clone(),
+            _ => String::new(),
+        };
+        let word = if text == "#" || text.is_empty() {
+            "###"
+        } else {
+            text.as_str()
+        };
+        out.push(TextInstance::new(
+            x.iter().zip(&y).map(|(&a, &b)| [a, b]).collect(),
+            word,
+        ));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
