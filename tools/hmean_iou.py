@@ -20,7 +20,9 @@ def _valid(points):
     return p.is_valid and p.is_simple
 
 
-def evaluate_image(gt, dets, iou_thresh=0.5):
+def evaluate_image(gt, dets, iou_thresh=0.5, mode="icdar2015"):
+    """mode "mindocr": MindOCR's DetMetric matcher (SPEC §8.1): a detection matching a ground
+    truth that is already matched is dropped, counted neither as true nor false positive."""
     gt_pols, gt_dc = [], []
     for g in gt:
         if not _valid(g["points"]):
@@ -39,20 +41,26 @@ def evaluate_image(gt, dets, iou_thresh=0.5):
             if (0 if area == 0 else inter / area) > 0.5:
                 det_dc.append(len(det_pols) - 1)
                 break
-    matched = 0
+    matched = dropped = 0
     gt_m = [False] * len(gt_pols)
     det_m = [False] * len(det_pols)
     for i, g in enumerate(gt_pols):
         for j, d in enumerate(det_pols):
-            if gt_m[i] or det_m[j] or i in gt_dc or j in det_dc:
+            if det_m[j] or i in gt_dc or j in det_dc:
+                continue
+            if gt_m[i] and mode != "mindocr":
                 continue
             union = g.union(d).area
             iou = g.intersection(d).area / union if union > 0 else 0.0
             if iou > iou_thresh:
-                gt_m[i] = det_m[j] = True
-                matched += 1
-    return {"gt_care": len(gt_pols) - len(gt_dc), "det_care": len(det_pols) - len(det_dc),
-            "matched": matched}
+                det_m[j] = True
+                if gt_m[i]:
+                    dropped += 1
+                else:
+                    gt_m[i] = True
+                    matched += 1
+    return {"gt_care": len(gt_pols) - len(gt_dc),
+            "det_care": len(det_pols) - len(det_dc) - dropped, "matched": matched}
 
 
 def combine(results):

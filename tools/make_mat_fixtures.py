@@ -29,3 +29,20 @@ expected = [{"points": [[a, b] for a, b in zip(x, y)], "text": t if t != "#" els
             for x, y, t, o in rows]
 json.dump(expected, open(os.path.join(out, "expected.json"), "w"), ensure_ascii=False)
 print("wrote", sorted(os.listdir(out)))
+
+# SynthText-style gt.mat: two images, 2x4xN word boxes (and a 2x4 single word), txt lines.
+imnames = np.empty((1, 2), dtype=object)
+imnames[0, 0] = np.array(["8/ballet_106_0.jpg"])
+imnames[0, 1] = np.array(["8/ballet_106_1.jpg"])
+wordbb = np.empty((1, 2), dtype=object)
+quads = [[[10, 50, 50, 10], [20, 20, 40, 40]], [[60, 90, 92, 61], [5, 6, 26, 25]], [[5, 30, 30, 5], [50, 50, 70, 70]]]
+wordbb[0, 0] = np.array(quads, float).transpose(1, 2, 0)  # 2x4x3
+wordbb[0, 1] = np.array(quads[0], float)  # 2x4, one word
+txt = np.empty((1, 2), dtype=object)
+txt[0, 0] = np.array(["Lines:  ", "I lost  "])
+txt[0, 1] = np.array(["Hello"])
+savemat(os.path.join(out, "gt.mat"), {"imnames": imnames, "wordBB": wordbb, "txt": txt}, do_compression=True)
+json.dump({"images": ["8/ballet_106_0.jpg", "8/ballet_106_1.jpg"],
+           "words": [["Lines:", "I", "lost"], ["Hello"]],
+           "quads": [[[[x, y] for x, y in zip(q[0], q[1])] for q in quads], [[[x, y] for x, y in zip(quads[0][0], quads[0][1])]]]},
+          open(os.path.join(out, "synthtext_expected.json"), "w"))

@@ -28,7 +28,8 @@ def curved(x, y, w, h, bend, n=7):
 
 cases = []
 def add(name, gt, dets):
-    cases.append({"name": name, "gt": gt, "dets": dets, "expected": evaluate_image(gt, dets)})
+    cases.append({"name": name, "gt": gt, "dets": dets, "expected": evaluate_image(gt, dets),
+                  "expected_mindocr": evaluate_image(gt, dets, mode="mindocr")})
 
 G = lambda p, ig=False: {"points": p, "ignore": ig}
 add("perfect", [G(quad(0, 0, 10, 5)), G(quad(20, 0, 10, 5))], [quad(20, 0, 10, 5), quad(0, 0, 10, 5)])

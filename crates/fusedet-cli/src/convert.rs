@@ -8,7 +8,7 @@ use fusedet::data::{self, TextFormat, icdar15, objects, paddle};
 
 #[derive(Args, Debug)]
 pub struct ConvertArgs {
-    /// Source format: icdar15 | paddle | mlt | td500 | ctw1500 | totaltext (text), or
+    /// Source format: icdar15 | paddle | mlt | td500 | ctw1500 | totaltext | synthtext (text), or
     /// coco | yolo | voc (objects).
     #[arg(long)]
     pub from: String,

@@ -15,7 +15,7 @@ use crate::detect::{DetectorOptions, detect_files, progress, save_png};
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// Annotation format: icdar15 | paddle | mlt | td500 | ctw1500 | totaltext.
+    /// Annotation format: icdar15 | paddle | mlt | td500 | ctw1500 | totaltext | synthtext.
     #[arg(long, default_value = "icdar15")]
     pub format: TextFormat,
     /// Image directory (for `paddle`: the data root the label paths are relative to).

@@ -80,3 +80,27 @@ fn a_text_file_is_refused_with_the_path() {
     let e = read_mat(&p).unwrap_err().to_string();
     assert!(e.contains("poly_gt_img1.mat") && e.contains("MAT"), "{e}");
 }
+
+#[derive(Deserialize)]
+struct SynthExpected {
+    images: Vec<String>,
+    words: Vec<Vec<String>>,
+    quads: Vec<Vec<Vec<[f64; 2]>>>,
+}
+
+#[test]
+fn synthtext_gt_mat_gives_words_and_quads_per_image() {
+    let e: SynthExpected = serde_json::from_str(
+        &std::fs::read_to_string(dir().join("synthtext_expected.json")).unwrap(),
+    )
+    .unwrap();
+    let samples = fusedet::data::synthtext::read(&dir().join("gt.mat"), "/data".as_ref()).unwrap();
+    assert_eq!(samples.len(), 2);
+    for (i, s) in samples.iter().enumerate() {
+        assert_eq!(s.image, PathBuf::from("/data").join(&e.images[i]));
+        let words: Vec<&str> = s.instances.iter().map(|t| t.text.as_str()).collect();
+        assert_eq!(words, e.words[i]);
+        let quads: Vec<Vec<[f64; 2]>> = s.instances.iter().map(|t| t.points.clone()).collect();
+        assert_eq!(quads, e.quads[i]);
+    }
+}

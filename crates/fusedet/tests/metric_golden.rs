@@ -25,6 +25,7 @@ struct Case {
     gt: Vec<Gt>,
     dets: Vec<Vec<[f64; 2]>>,
     expected: Expected,
+    expected_mindocr: Expected,
 }
 
 #[test]
@@ -54,6 +55,14 @@ fn per_image_counts_match_the_shapely_reference() {
         }
         (m, g, d) = (m + e.matched, g + e.gt_care, d + e.det_care);
         ours.push(r);
+        let r = evaluate_image(&gt, &c.dets, MatchMode::MindOcr, 0.5);
+        let e = &c.expected_mindocr;
+        if (r.gt_care, r.det_care, r.matched) != (e.gt_care, e.det_care, e.matched) {
+            failures.push(format!(
+                "{} (mindocr mode): fusedet (gt {}, det {}, matched {})",
+                c.name, r.gt_care, r.det_care, r.matched
+            ));
+        }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     let s = Scores::combine(&ours);

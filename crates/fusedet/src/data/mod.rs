@@ -9,6 +9,7 @@
 //! | [`td500`] | MSRA-TD500 `.gt` rotated rectangles |
 //! | [`ctw1500`] | SCUT-CTW1500 14-point txt (`x1,y1,...,####text`) |
 //! | [`totaltext`] | Total-Text legacy txt `x: [[...]], y: [[...]], ornt: ..., transcriptions: ...` and `.mat` (`polygt`) |
+//! | [`synthtext`] | SynthText `gt.mat` (`imnames`, `wordBB`, `txt`) |
 //! | [`mat`] | MATLAB level-5 MAT files (numeric, char and cell arrays; compressed or not) |
 //! | [`objects`] | object detection: COCO instances json, YOLO txt with the dataset yaml's names |
 
@@ -18,6 +19,7 @@ pub mod mat;
 pub mod mlt;
 pub mod objects;
 pub mod paddle;
+pub mod synthtext;
 pub mod td500;
 pub mod totaltext;
 
@@ -270,6 +272,8 @@ pub enum TextFormat {
     Ctw1500,
     /// Total-Text: `poly_gt_<stem>.txt` (legacy txt) or `poly_gt_<stem>.mat`.
     Totaltext,
+    /// SynthText: `labels` is `gt.mat`, `images` the image root.
+    Synthtext,
 }
 
 impl std::str::FromStr for TextFormat {
@@ -282,9 +286,10 @@ impl std::str::FromStr for TextFormat {
             "td500" | "msra-td500" => Self::Td500,
             "ctw1500" => Self::Ctw1500,
             "totaltext" | "total-text" => Self::Totaltext,
+            "synthtext" => Self::Synthtext,
             _ => {
                 return Err(format!(
-                    "format must be icdar15|paddle|mlt|td500|ctw1500|totaltext, not `{s}`"
+                    "format must be icdar15|paddle|mlt|td500|ctw1500|totaltext|synthtext, not `{s}`"
                 ));
             }
         })
@@ -305,6 +310,9 @@ pub fn load(
     if format == TextFormat::Icdar15 {
         return icdar15::read_dataset(images, labels);
     }
+    if format == TextFormat::Synthtext {
+        return synthtext::read(labels, images);
+    }
     let mut out = Vec::new();
     for image in list_images(images)? {
         let stem = image
@@ -324,7 +332,7 @@ pub fn load(
                     format!("poly_gt_{stem}.mat")
                 }
             }
-            TextFormat::Icdar15 | TextFormat::Paddle => unreachable!(),
+            TextFormat::Icdar15 | TextFormat::Paddle | TextFormat::Synthtext => unreachable!(),
         });
         if !label.is_file() {
             return Err(DatasetError::Layout {
@@ -343,7 +351,7 @@ pub fn load(
                 totaltext::read_mat(&label)?
             }
             TextFormat::Totaltext => totaltext::read_gt(&label)?,
-            TextFormat::Icdar15 | TextFormat::Paddle => unreachable!(),
+            TextFormat::Icdar15 | TextFormat::Paddle | TextFormat::Synthtext => unreachable!(),
         };
         out.push(TextSample { image, instances });
     }
