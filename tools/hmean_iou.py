@@ -98,9 +98,15 @@ def main():
         gt = read_lines(os.path.join(gt_dir, f"gt_{m.group(1)}.txt"), True)
         dets = read_lines(os.path.join(res_dir, name), False)
         results.append(evaluate_image(gt, dets))
+    report(results)
+
+
+def report(results, label=""):
+    """Prints the dataset scores of per-image results and writes them to `--json PATH` when
+    the command line has it."""
     s = combine(results)
     s["images"] = len(results)
-    print(f"images {s['images']}  precision {s['precision']:.6f}  recall {s['recall']:.6f}  "
+    print(f"{label}images {s['images']}  precision {s['precision']:.6f}  recall {s['recall']:.6f}  "
           f"hmean {s['hmean']:.6f}")
     if "--json" in sys.argv:
         json.dump(s, open(sys.argv[sys.argv.index("--json") + 1], "w"))

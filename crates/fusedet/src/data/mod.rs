@@ -218,19 +218,13 @@ pub(crate) fn natural_key(p: &Path) -> Vec<(String, u64)> {
     out
 }
 
-/// Writes a file atomically: a temporary file beside it, then a rename.
+/// [`crate::zoo::write_atomic`] (temporary file beside it, then a rename), creating the
+/// parent directory first and naming the file on error.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DatasetError> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
-    if let Some(d) = dir {
+    if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(d).map_err(|e| DatasetError::io(d, e))?;
     }
-    let tmp = path.with_extension(format!(
-        "{}.tmp{}",
-        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).map_err(|e| DatasetError::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| DatasetError::io(path, e))
+    crate::zoo::write_atomic(path, bytes).map_err(|e| DatasetError::io(path, e))
 }
 
 #[cfg(test)]

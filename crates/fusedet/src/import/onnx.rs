@@ -145,6 +145,15 @@ fn attr<'a>(node: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {
         .find(|a| a.name.as_deref() == Some(name))
 }
 
+/// The fields of a [`ParamRecord::Conv`] once its kind is checked.
+struct ConvRecord {
+    node: String,
+    weight: OnnxTensor,
+    bias: Option<OnnxTensor>,
+    stride: [usize; 2],
+    groups: usize,
+}
+
 fn node_label(node: &NodeProto) -> String {
     match node.name.as_deref() {
         Some(n) if !n.is_empty() => n.to_string(),
@@ -368,24 +377,44 @@ impl ParamStream {
         Tensor::from_data(TensorData::new(t.data.clone(), shape), &self.device)
     }
 
+    /// The next record, which must be a `Conv` (or, with `transpose`, a `ConvTranspose`).
+    fn next_conv(&mut self, module: &str, transpose: bool) -> Result<ConvRecord, ImportError> {
+        let rec = self.next(module)?;
+        match rec {
+            ParamRecord::Conv {
+                node,
+                weight,
+                bias,
+                stride,
+                groups,
+                transpose: t,
+            } if t == transpose => Ok(ConvRecord {
+                node,
+                weight,
+                bias,
+                stride,
+                groups,
+            }),
+            other => {
+                let expected = if transpose { "ConvTranspose" } else { "Conv" };
+                Err(self.mismatch(
+                    other.node(),
+                    module,
+                    format!("expected {expected}, found {}", other.kind()),
+                ))
+            }
+        }
+    }
+
     /// Loads the next `Conv` into `conv`.
     pub fn load_conv(&mut self, conv: &mut Conv2d, module: &str) -> Result<(), ImportError> {
-        let rec = self.next(module)?;
-        let ParamRecord::Conv {
+        let ConvRecord {
             node,
             weight,
             bias,
             stride,
             groups,
-            transpose: false,
-        } = rec
-        else {
-            return Err(self.mismatch(
-                rec.node(),
-                module,
-                format!("expected Conv, found {}", rec.kind()),
-            ));
-        };
+        } = self.next_conv(module, false)?;
         let shape: [usize; 4] = conv.weight.dims();
         if weight.dims != shape {
             return Err(self.mismatch(
@@ -415,22 +444,13 @@ impl ParamStream {
         conv: &mut ConvTranspose2d,
         module: &str,
     ) -> Result<(), ImportError> {
-        let rec = self.next(module)?;
-        let ParamRecord::Conv {
+        let ConvRecord {
             node,
             weight,
             bias,
             stride,
-            transpose: true,
             ..
-        } = rec
-        else {
-            return Err(self.mismatch(
-                rec.node(),
-                module,
-                format!("expected ConvTranspose, found {}", rec.kind()),
-            ));
-        };
+        } = self.next_conv(module, true)?;
         let shape: [usize; 4] = conv.weight.dims();
         if weight.dims != shape || stride != conv.stride {
             return Err(self.mismatch(

@@ -269,14 +269,17 @@ pub fn unclip(points: &[Point], ratio: f64) -> Vec<Vec<IntPoint>> {
 /// Mean of the map inside the polygon (filled with OpenCV's rule after truncating the
 /// bbox-relative vertices to integers), over its clipped bounding box.
 fn box_score_fast(map: ProbMap<'_>, points: &[Point]) -> f64 {
-    let (w, h) = (map.width as i64, map.height as i64);
-    let xs = points.iter().map(|p| p.x as f32);
-    let ys = points.iter().map(|p| p.y as f32);
-    let clampi = |v: f32, hi: i64| (v as i64).clamp(0, hi - 1);
-    let xmin = clampi(xs.clone().fold(f32::INFINITY, f32::min).floor(), w);
-    let xmax = clampi(xs.fold(f32::NEG_INFINITY, f32::max).ceil(), w);
-    let ymin = clampi(ys.clone().fold(f32::INFINITY, f32::min).floor(), h);
-    let ymax = clampi(ys.fold(f32::NEG_INFINITY, f32::max).ceil(), h);
+    // NumPy: floor of the f32 minimum, ceil of the f32 maximum.
+    let span = |f: fn(&Point) -> f64| {
+        let (lo, hi) = points
+            .iter()
+            .map(|p| f(p) as f32)
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            });
+        (lo.floor() as i64, hi.ceil() as i64)
+    };
+    let [xmin, xmax, ymin, ymax] = clamped_box(map, span(|p| p.x), span(|p| p.y));
     let poly: Vec<IntPoint> = points
         .iter()
         .map(|p| {
@@ -291,36 +294,29 @@ fn box_score_fast(map: ProbMap<'_>, points: &[Point]) -> f64 {
 
 /// Mean of the map inside the raw contour.
 fn box_score_slow(map: ProbMap<'_>, contour: &[IntPoint]) -> f64 {
-    let (w, h) = (map.width as i64, map.height as i64);
-    let xmin = contour
-        .iter()
-        .map(|p| p.x)
-        .min()
-        .unwrap_or(0)
-        .clamp(0, w - 1);
-    let xmax = contour
-        .iter()
-        .map(|p| p.x)
-        .max()
-        .unwrap_or(0)
-        .clamp(0, w - 1);
-    let ymin = contour
-        .iter()
-        .map(|p| p.y)
-        .min()
-        .unwrap_or(0)
-        .clamp(0, h - 1);
-    let ymax = contour
-        .iter()
-        .map(|p| p.y)
-        .max()
-        .unwrap_or(0)
-        .clamp(0, h - 1);
+    let span = |f: fn(&IntPoint) -> i64| {
+        contour
+            .iter()
+            .map(f)
+            .fold((i64::MAX, i64::MIN), |(a, b), v| (a.min(v), b.max(v)))
+    };
+    let [xmin, xmax, ymin, ymax] = clamped_box(map, span(|p| p.x), span(|p| p.y));
     let poly: Vec<IntPoint> = contour
         .iter()
         .map(|p| IntPoint::new(p.x - xmin, p.y - ymin))
         .collect();
     masked_mean(map, xmin, xmax, ymin, ymax, &poly)
+}
+
+/// `[xmin, xmax, ymin, ymax]` of an integer box, each clamped into the map.
+fn clamped_box(map: ProbMap<'_>, x: (i64, i64), y: (i64, i64)) -> [i64; 4] {
+    let (w, h) = (map.width as i64 - 1, map.height as i64 - 1);
+    [
+        x.0.clamp(0, w),
+        x.1.clamp(0, w),
+        y.0.clamp(0, h),
+        y.1.clamp(0, h),
+    ]
 }
 
 fn masked_mean(
