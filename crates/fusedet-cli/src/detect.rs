@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use fusedet::burn::tensor::Device;
+use fusedet::model::DetModel;
 use fusedet::postprocess::{BoxType, Detection, ScoreMode};
 use fusedet::preprocess::{LimitType, load_image};
 use fusedet::{ImageDetections, TextDetector, zoo};
@@ -26,39 +27,41 @@ pub struct DetectArgs {
 }
 
 /// The model and its pre- and post-processing options (PaddleOCR names), shared by `detect`
-/// and `eval`.
+/// and `eval`. Options left out take the model's settings: PaddleOCR's defaults for imported
+/// models, the recipe's `[postprocess]` and `[eval]` sections for a fusedet run directory.
 #[derive(Args, Debug, Clone)]
 pub struct DetectorOptions {
-    /// Model name (`fusedet models list`) or path to a PP-OCR detection ONNX file.
+    /// Model name (`fusedet models list`), a PP-OCR detection ONNX file, or a run directory
+    /// written by `fusedet train`.
     #[arg(long, default_value = zoo::DEFAULT_MODEL)]
     pub model: String,
-    /// Binarisation threshold.
-    #[arg(long, default_value_t = 0.3)]
-    pub thresh: f32,
-    /// Minimum box score.
-    #[arg(long, default_value_t = 0.6)]
-    pub box_thresh: f64,
-    /// Unclip ratio.
-    #[arg(long, default_value_t = 1.5)]
-    pub unclip_ratio: f64,
-    /// Maximum number of contours examined.
-    #[arg(long, default_value_t = 1000)]
-    pub max_candidates: usize,
+    /// Binarisation threshold [default: 0.3].
+    #[arg(long)]
+    pub thresh: Option<f32>,
+    /// Minimum box score [default: 0.6].
+    #[arg(long)]
+    pub box_thresh: Option<f64>,
+    /// Unclip ratio [default: 1.5].
+    #[arg(long)]
+    pub unclip_ratio: Option<f64>,
+    /// Maximum number of contours examined [default: 1000].
+    #[arg(long)]
+    pub max_candidates: Option<usize>,
     /// Dilate the binary map (2x2) first.
     #[arg(long)]
     pub use_dilation: bool,
-    /// fast | slow.
-    #[arg(long, default_value = "fast")]
-    pub score_mode: ScoreMode,
-    /// quad | poly.
-    #[arg(long, default_value = "quad")]
-    pub box_type: BoxType,
-    /// Side length limit for resizing.
-    #[arg(long, default_value_t = 736)]
-    pub limit_side_len: u32,
-    /// min | max.
-    #[arg(long, default_value = "min")]
-    pub limit_type: LimitType,
+    /// fast | slow [default: fast].
+    #[arg(long)]
+    pub score_mode: Option<ScoreMode>,
+    /// quad | poly [default: quad].
+    #[arg(long)]
+    pub box_type: Option<BoxType>,
+    /// Side length limit for resizing [default: 736].
+    #[arg(long)]
+    pub limit_side_len: Option<u32>,
+    /// min | max [default: min].
+    #[arg(long)]
+    pub limit_type: Option<LimitType>,
     /// Images of the same network size are run together, up to this many.
     #[arg(long, default_value_t = 4)]
     pub batch_size: usize,
@@ -69,19 +72,36 @@ pub struct DetectorOptions {
 
 impl DetectorOptions {
     /// Loads the model and applies the options.
-    pub fn build(&self) -> Result<TextDetector> {
-        let model_path = resolve_model(&self.model, !self.no_fetch)?;
+    pub fn build(&self) -> Result<TextDetector<DetModel>> {
         let device = Device::default();
-        let mut det = TextDetector::from_onnx(&model_path, &device)?;
-        det.postprocess.thresh = self.thresh;
-        det.postprocess.box_thresh = self.box_thresh;
-        det.postprocess.unclip_ratio = self.unclip_ratio;
-        det.postprocess.max_candidates = self.max_candidates;
-        det.postprocess.use_dilation = self.use_dilation;
-        det.postprocess.score_mode = self.score_mode;
-        det.postprocess.box_type = self.box_type;
-        det.preprocess.limit_side_len = self.limit_side_len;
-        det.preprocess.limit_type = self.limit_type;
+        let as_dir = Path::new(&self.model);
+        let mut det = if as_dir.is_dir() {
+            if !fusedet::train::is_run_dir(as_dir) {
+                bail!(
+                    "{}: not a fusedet run directory (no config.toml)",
+                    as_dir.display()
+                );
+            }
+            let (model, cfg) = fusedet::train::load_run(as_dir, &device)?;
+            let mut det = TextDetector::new(model, device);
+            det.preprocess = cfg.eval;
+            det.postprocess = cfg.postprocess;
+            det
+        } else {
+            let model_path = resolve_model(&self.model, !self.no_fetch)?;
+            TextDetector::from_onnx(&model_path, &device)?.into_det_model()
+        };
+        let p = &mut det.postprocess;
+        p.thresh = self.thresh.unwrap_or(p.thresh);
+        p.box_thresh = self.box_thresh.unwrap_or(p.box_thresh);
+        p.unclip_ratio = self.unclip_ratio.unwrap_or(p.unclip_ratio);
+        p.max_candidates = self.max_candidates.unwrap_or(p.max_candidates);
+        p.use_dilation |= self.use_dilation;
+        p.score_mode = self.score_mode.unwrap_or(p.score_mode);
+        p.box_type = self.box_type.unwrap_or(p.box_type);
+        let q = &mut det.preprocess;
+        q.limit_side_len = self.limit_side_len.unwrap_or(q.limit_side_len);
+        q.limit_type = self.limit_type.unwrap_or(q.limit_type);
         Ok(det)
     }
 }
@@ -89,7 +109,7 @@ impl DetectorOptions {
 /// Runs `det` over `files` in same-size batches, calling `done` for each image in order (with
 /// `Err` for an image that could not be read). Returns the number of unreadable images.
 pub fn detect_files(
-    det: &TextDetector,
+    det: &TextDetector<DetModel>,
     files: &[PathBuf],
     batch: usize,
     bar: &ProgressBar,

@@ -4,6 +4,7 @@ mod bench;
 mod convert;
 mod detect;
 mod eval;
+mod train;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -25,6 +26,10 @@ enum Command {
     Detect(detect::DetectArgs),
     /// Evaluate a detector on an annotated dataset (ICDAR 2015 protocol).
     Eval(Box<eval::EvalArgs>),
+    /// Train a DBNet / DBNet++ / PP-OCR detector from a TOML recipe (see configs/).
+    Train(train::TrainArgs),
+    /// Write a synthetic scene-text dataset (rendered words with exact polygon labels).
+    Synth(train::SynthArgs),
     /// Convert text annotations between formats.
     Convert(convert::ConvertArgs),
     /// Time the model forward and the post-processing, against onnxruntime when available.
@@ -53,6 +58,8 @@ fn main() {
         Command::Detect(a) => detect::run(a),
         Command::Eval(a) => eval::run(*a),
         Command::Convert(a) => convert::run(a),
+        Command::Train(a) => train::run(a),
+        Command::Synth(a) => train::synth(a),
         Command::Bench(a) => bench::run(a),
         Command::Models { action } => models(action),
     };

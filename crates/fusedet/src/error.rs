@@ -21,6 +21,14 @@ pub enum Error {
     /// Invalid settings.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// Reading or writing a file (run directories, checkpoints).
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
 }
 
 /// An image that could not be read or used.

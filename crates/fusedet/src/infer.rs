@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ImportError};
 use crate::import::{LoadParams, ParamStream};
-use crate::model::{PpOcrDet, PpOcrDetConfig};
+use crate::model::{DetModel, PpOcrDet, PpOcrDetConfig};
 use crate::postprocess::db::{DbPostProcess, Detection, ProbMap};
 use crate::preprocess::{Prepared, PreprocessConfig, prepare};
 
@@ -67,6 +67,18 @@ impl TextDetector<PpOcrDet> {
         let mut stream = ParamStream::from_file(path, device)?;
         model.load_params(&mut stream)?;
         Ok(Self::new(model, device.clone()))
+    }
+}
+
+impl TextDetector<PpOcrDet> {
+    /// The same detector behind the [`DetModel`] type that trained models share.
+    pub fn into_det_model(self) -> TextDetector<DetModel> {
+        TextDetector {
+            model: DetModel::PpOcr(self.model),
+            device: self.device,
+            preprocess: self.preprocess,
+            postprocess: self.postprocess,
+        }
     }
 }
 

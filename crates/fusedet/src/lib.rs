@@ -5,6 +5,7 @@
 //! [`infer::TextDetector`]. Pretrained PP-OCR detectors are listed in [`zoo`] and imported by
 //! [`import`].
 
+pub mod augment;
 pub mod data;
 pub mod draw;
 pub mod error;
@@ -15,7 +16,10 @@ pub mod metric;
 pub mod model;
 pub mod postprocess;
 pub mod preprocess;
+pub mod rng;
+pub mod synth;
 pub mod targets;
+pub mod train;
 pub mod zoo;
 
 pub use burn;

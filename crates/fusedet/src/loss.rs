@@ -42,8 +42,8 @@ pub fn balanced_bce(pred: Tensor<4>, gt: Tensor<4>, mask: Tensor<4>, ratio: f64)
     let (pred, gt, mask) = (flat(pred), flat(gt), flat(mask));
     let pos = gt.clone().mul(mask.clone());
     let neg = gt.clone().neg().add_scalar(1.0).mul(mask);
-    let log_p = pred.clone().log().clamp_min(-100.0);
-    let log_1mp = pred.neg().add_scalar(1.0).log().clamp_min(-100.0);
+    let log_p = clamped_log(pred.clone());
+    let log_1mp = clamped_log(pred.neg().add_scalar(1.0));
     let loss = gt
         .clone()
         .mul(log_p)
@@ -64,6 +64,21 @@ pub fn balanced_bce(pred: Tensor<4>, gt: Tensor<4>, mask: Tensor<4>, ratio: f64)
     let w = Tensor::<1>::from_data(TensorData::new(weights, [values.len()]), &device);
     let total = loss.mul(pos).sum().add(neg_loss.mul(w).sum());
     total.div_scalar(n_pos + n_neg + EPS)
+}
+
+/// Smallest argument whose `log` gradient `1/x` is finite in f32.
+const SAFE_LOG_MIN: f32 = f32::MIN_POSITIVE * 1.5;
+
+/// `max(log x, -100)` with a finite gradient everywhere: below [`SAFE_LOG_MIN`] (log ≈ -87)
+/// the value is the clamp, -100, with zero gradient. A plain clamp after `log` gives
+/// `0 · ∞ = NaN` gradients where a saturated model outputs exactly 0 or 1 (the imported
+/// PP-OCR weights do).
+fn clamped_log(x: Tensor<1>) -> Tensor<1> {
+    let ok = x.clone().greater_equal_elem(SAFE_LOG_MIN);
+    let safe = x.ones_like().mask_where(ok.clone(), x);
+    safe.log()
+        .clamp_min(-100.0)
+        .mask_fill(ok.bool_not(), -100.0)
 }
 
 /// Weights selecting the `k` largest values (ties at the boundary share the remainder).
@@ -157,6 +172,29 @@ pub fn db_loss(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn saturated_predictions_give_finite_gradients() {
+        let device = Device::default().autodiff();
+        let p = Tensor::<4>::from_data(
+            TensorData::new(vec![0.0f32, 1.0, 0.3, 1e-40], [1, 1, 2, 2]),
+            &device,
+        )
+        .require_grad();
+        let gt = Tensor::<4>::from_data(
+            TensorData::new(vec![1.0f32, 0.0, 1.0, 0.0], [1, 1, 2, 2]),
+            &device,
+        );
+        let mask = Tensor::<4>::ones([1, 1, 2, 2], &device);
+        let loss = balanced_bce(p.clone(), gt, mask, 3.0);
+        // Two positives: 100 (p = 0) + -ln 0.3; two negatives: 100 (p = 1) + ~0.
+        let v = loss.clone().into_scalar::<f32>();
+        assert!((v - (200.0 - 0.3f32.ln()) / 4.0).abs() < 1e-3, "{v}");
+        let g = p.grad(&loss.backward()).unwrap();
+        let g: Vec<f32> = g.into_data().try_to_vec().unwrap();
+        assert!(g.iter().all(|x| x.is_finite()), "{g:?}");
+        assert!(g[2] < 0.0, "the unsaturated positive is pushed up: {g:?}");
+    }
 
     #[test]
     fn topk_weights_share_ties() {

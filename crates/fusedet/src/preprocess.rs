@@ -32,6 +32,7 @@ impl std::str::FromStr for LimitType {
 
 /// Detection preprocessing settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PreprocessConfig {
     /// Side length limit (PaddleOCR `limit_side_len`, default 736).
     pub limit_side_len: u32,

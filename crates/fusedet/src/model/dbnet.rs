@@ -1,4 +1,4 @@
-//! DBNet and DBNet++ for training (SPEC §1.1, §2, §3): ResNet-18/50 backbone, DBFPN neck with
+//! DBNet and DBNet++ for training (SPEC §1.1, §1.2, §2, §3): ResNet-18/50 or MobileNetV3 backbone, DBFPN neck with
 //! optional Adaptive Scale Fusion (DBNet++), and the two-branch DB head with differentiable
 //! binarisation. Liao et al., arXiv:1911.08947 and arXiv:2202.10304.
 
@@ -99,21 +99,37 @@ pub struct ResNet {
 impl ResNetDepth {
     /// Channels of C2..C5.
     pub fn out_channels(self) -> [usize; 4] {
-        match self {
-            Self::R18 => [64, 128, 256, 512],
-            Self::R50 => [256, 512, 1024, 2048],
-        }
+        self.out_channels_width(64)
+    }
+
+    /// Channels of C2..C5 with `base` stem channels (64 in the standard nets).
+    pub fn out_channels_width(self, base: usize) -> [usize; 4] {
+        let m = match self {
+            Self::R18 => 1,
+            Self::R50 => 4,
+        };
+        [base * m, base * 2 * m, base * 4 * m, base * 8 * m]
     }
 
     /// Builds the backbone with fresh weights.
     pub fn init(self, device: &Device) -> ResNet {
+        self.init_width(64, device)
+    }
+
+    /// Builds a backbone with `base` stem channels instead of 64 (all stages scale with it): a
+    /// slimmer ResNet for small data and quick CPU runs.
+    pub fn init_width(self, base: usize, device: &Device) -> ResNet {
         let (blocks, bottleneck) = match self {
             Self::R18 => ([2, 2, 2, 2], false),
             Self::R50 => ([3, 4, 6, 3], true),
         };
-        let mut cin = 64;
+        let mut cin = base;
         let mut stages = Vec::new();
-        for (s, (&n, width)) in blocks.iter().zip([64, 128, 256, 512]).enumerate() {
+        for (s, (&n, width)) in blocks
+            .iter()
+            .zip([base, base * 2, base * 4, base * 8])
+            .enumerate()
+        {
             let mut stage = Vec::new();
             for b in 0..n {
                 let stride = if b == 0 && s > 0 { 2 } else { 1 };
@@ -123,8 +139,8 @@ impl ResNetDepth {
             stages.push(stage);
         }
         ResNet {
-            stem: conv(3, 64, 7, 2, false, device),
-            stem_bn: BatchNormConfig::new(64).init(device),
+            stem: conv(3, base, 7, 2, false, device),
+            stem_bn: BatchNormConfig::new(base).init(device),
             pool: MaxPool2dConfig::new([3, 3])
                 .with_strides([2, 2])
                 .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
@@ -251,12 +267,38 @@ impl DbFpn {
     }
 }
 
+/// The backbone of a [`DbNet`].
+#[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
+pub enum BackboneNet {
+    /// ResNet-18 / 50.
+    ResNet(ResNet),
+    /// MobileNetV3-Large.
+    MobileNet(super::mobilenet::MobileNetV3),
+}
+
+impl BackboneNet {
+    /// Four feature maps at strides 4, 8, 16, 32.
+    pub fn forward(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
+        match self {
+            Self::ResNet(m) => m.forward(x),
+            Self::MobileNet(m) => m.forward(x),
+        }
+    }
+}
+
 /// Configuration of [`DbNet`].
 #[derive(Config, Debug)]
 pub struct DbNetConfig {
     /// Backbone.
     #[config(default = "ResNetDepth::R18")]
     pub backbone: ResNetDepth,
+    /// Use MobileNetV3-Large with this width multiplier instead of the ResNet.
+    #[config(default = "None")]
+    pub mobilenet_scale: Option<f64>,
+    /// Stem channels of the backbone (64 in the standard ResNets).
+    #[config(default = 64)]
+    pub base_width: usize,
     /// Neck width.
     #[config(default = 256)]
     pub neck_channels: usize,
@@ -272,7 +314,7 @@ pub struct DbNetConfig {
 #[derive(Module, Debug)]
 pub struct DbNet {
     /// Backbone.
-    pub backbone: ResNet,
+    pub backbone: BackboneNet,
     /// Neck.
     pub neck: DbFpn,
     /// Probability branch.
@@ -286,9 +328,15 @@ impl DbNetConfig {
     /// Builds the model with fresh weights.
     pub fn init(&self, device: &Device) -> DbNet {
         DbNet {
-            backbone: self.backbone.init(device),
+            backbone: match self.mobilenet_scale {
+                Some(a) => BackboneNet::MobileNet(super::mobilenet::MobileNetV3::new(a, device)),
+                None => BackboneNet::ResNet(self.backbone.init_width(self.base_width, device)),
+            },
             neck: DbFpn::new(
-                self.backbone.out_channels(),
+                match self.mobilenet_scale {
+                    Some(a) => super::mobilenet::out_channels(a),
+                    None => self.backbone.out_channels_width(self.base_width),
+                },
                 self.neck_channels,
                 self.use_asf,
                 device,

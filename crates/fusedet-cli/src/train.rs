@@ -1,0 +1,246 @@
+//! `fusedet train` and `fusedet synth`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use fusedet::burn::tensor::Device;
+use fusedet::synth::{Synth, SynthConfig};
+use fusedet::train::{Event, TrainConfig, TrainOptions, is_run_dir, train};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Recipe (TOML: [model] [loss] [targets] [postprocess] [eval] [data] [optim] [run]).
+    /// Optional with --resume (the run directory's config.toml is used).
+    pub config: Option<PathBuf>,
+    /// Run directory (config, checkpoints, metrics.csv, curves.png).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the run in this directory from its latest checkpoint.
+    #[arg(long, conflicts_with = "out")]
+    pub resume: Option<PathBuf>,
+    /// Stop after this step; the learning-rate schedule still follows optim.steps.
+    #[arg(long)]
+    pub max_steps: Option<usize>,
+    /// Device: cpu (default), or cuda / wgpu when built with those features.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// No progress bar; one line per checkpoint and validation.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn device(name: &str) -> Result<Device> {
+    match name {
+        "cpu" | "flex" => Ok(Device::default()),
+        #[cfg(feature = "cuda")]
+        "cuda" => Ok(Device::cuda(0)),
+        #[cfg(feature = "cuda")]
+        n if n.starts_with("cuda:") => {
+            Ok(Device::cuda(n[5..].parse::<usize>().with_context(
+                || format!("--device {n}: expected cuda:INDEX"),
+            )?))
+        }
+        other => bail!(
+            "device `{other}` is not available in this build (cpu{})",
+            if cfg!(feature = "cuda") { ", cuda" } else { "" }
+        ),
+    }
+}
+
+pub fn run(a: TrainArgs) -> Result<()> {
+    let (out, cfg_path, resume) = match (&a.resume, &a.out) {
+        (Some(dir), _) => {
+            if !is_run_dir(dir) {
+                bail!(
+                    "{}: not a fusedet run directory (no config.toml)",
+                    dir.display()
+                );
+            }
+            (
+                dir.clone(),
+                a.config.clone().unwrap_or(dir.join("config.toml")),
+                true,
+            )
+        }
+        (None, out) => {
+            let cfg = a
+                .config
+                .clone()
+                .context("a recipe is needed (fusedet train CONFIG), or --resume DIR")?;
+            let out = out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("runs").join(cfg.file_stem().unwrap_or_default()));
+            if out.join("checkpoints").is_dir() {
+                bail!(
+                    "{} already holds a run: continue it with --resume {0}, or choose another --out",
+                    out.display()
+                );
+            }
+            (out, cfg, false)
+        }
+    };
+    let cfg = TrainConfig::from_file(&cfg_path)?;
+    let opts = TrainOptions {
+        out: out.clone(),
+        resume,
+        max_steps: a.max_steps,
+        device: device(&a.device)?,
+    };
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(0)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}<{eta_precise}] {wide_bar} step {pos}/{len} {msg}",
+        )
+        .expect("template"),
+    );
+    let quiet = a.quiet;
+    let summary = train(&cfg, &opts, &mut |ev| match ev {
+        Event::Started {
+            step,
+            total,
+            resumed,
+        } => {
+            bar.set_length(total as u64);
+            bar.set_position(step as u64);
+            let what = if resumed { "resuming" } else { "training" };
+            bar.println(format!(
+                "{what} {} at step {step} of {total}",
+                out.display()
+            ));
+        }
+        Event::Step(r) => {
+            bar.set_position(r.step as u64);
+            bar.set_message(format!(
+                "loss {:.3} (bce {:.3} l1 {:.3} dice {:.3}) lr {:.2e} {:.2} img/s",
+                r.loss, r.loss_prob, r.loss_thresh, r.loss_binary, r.lr, r.img_per_s
+            ));
+        }
+        Event::Validated { step, scores, best } => {
+            let line = format!(
+                "step {step}: val P {:.4} R {:.4} H {:.4}{}",
+                scores.precision,
+                scores.recall,
+                scores.hmean,
+                if best { " (best)" } else { "" }
+            );
+            if quiet {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
+        }
+        Event::Checkpoint(p) => {
+            if quiet {
+                eprintln!("checkpoint {}", p.display());
+            }
+        }
+    })?;
+    bar.finish_and_clear();
+    println!(
+        "{}: {} steps, last loss {:.4}{}",
+        out.display(),
+        summary.steps,
+        summary.last_loss,
+        match &summary.best {
+            Some((s, v)) => format!(
+                ", best val hmean {:.4} (P {:.4} R {:.4}) at step {s}",
+                v.hmean, v.precision, v.recall
+            ),
+            None => String::new(),
+        }
+    );
+    println!("metrics: {}", out.join("metrics.csv").display());
+    println!("curves:  {}", out.join("curves.png").display());
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct SynthArgs {
+    /// Output directory (images/ and the labels).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Number of images.
+    #[arg(long, default_value_t = 100)]
+    pub count: usize,
+    /// Dataset seed (different seeds give disjoint held-out sets).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Image size WxH.
+    #[arg(long, default_value = "256x256")]
+    pub size: String,
+    /// Label format: paddle (labels.txt, polygons) or icdar15 (labels/gt_*.txt; curved words
+    /// keep all their points).
+    #[arg(long, default_value = "paddle")]
+    pub format: String,
+    /// Fraction of curved words.
+    #[arg(long, default_value_t = 0.25)]
+    pub curved: f64,
+}
+
+pub fn synth(a: SynthArgs) -> Result<()> {
+    let (w, h) = a
+        .size
+        .split_once('x')
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+        .filter(|&(w, h)| w >= 64 && h >= 64)
+        .with_context(|| format!("--size must be WxH, each at least 64, not `{}`", a.size))?;
+    let g = Synth::new(SynthConfig {
+        width: w,
+        height: h,
+        seed: a.seed,
+        curved: a.curved,
+        ..SynthConfig::default()
+    });
+    let images = a.out.join("images");
+    std::fs::create_dir_all(&images).with_context(|| images.display().to_string())?;
+    let bar = ProgressBar::new(a.count as u64);
+    let mut samples = Vec::with_capacity(a.count);
+    for i in 0..a.count {
+        let (img, labels) = g.sample(i as u64);
+        let path = images.join(format!("synth_{i:06}.png"));
+        let mut bytes = Vec::new();
+        img.write_to(
+            &mut std::io::Cursor::new(&mut bytes),
+            image::ImageFormat::Png,
+        )?;
+        fusedet::zoo::write_atomic(&path, &bytes).with_context(|| path.display().to_string())?;
+        samples.push(fusedet::data::TextSample {
+            image: path,
+            instances: labels,
+        });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let words: usize = samples.iter().map(|s| s.instances.len()).sum();
+    match a.format.as_str() {
+        "paddle" => {
+            let p = a.out.join("labels.txt");
+            fusedet::data::paddle::write(&samples, &p, &a.out)?;
+            println!(
+                "{} images, {words} words: --format paddle --images {} --labels {}",
+                a.count,
+                a.out.display(),
+                p.display()
+            );
+        }
+        "icdar15" => {
+            let p = a.out.join("labels");
+            std::fs::create_dir_all(&p).with_context(|| p.display().to_string())?;
+            fusedet::data::icdar15::write_dataset(&samples, &p)?;
+            println!(
+                "{} images, {words} words: --format icdar15 --images {} --labels {}",
+                a.count,
+                images.display(),
+                p.display()
+            );
+        }
+        other => bail!("--format must be paddle or icdar15, not `{other}`"),
+    }
+    Ok(())
+}

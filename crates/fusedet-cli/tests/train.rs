@@ -1,0 +1,175 @@
+//! `fusedet train`, `fusedet synth`, and a trained run directory used by `detect` and `eval`.
+//! The smoke recipe (configs/smoke.toml) trains a tiny DBNet on generated images in seconds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_fusedet"))
+}
+
+fn smoke() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml")
+}
+
+fn losses(run: &Path) -> Vec<String> {
+    std::fs::read_to_string(run.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        // step and the four losses and the learning rate; not the timings.
+        .map(|l| l.split(',').take(6).collect::<Vec<_>>().join(","))
+        .collect()
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+#[test]
+fn sigkill_then_resume_gives_the_same_losses_step_for_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The smoke recipe with a long schedule, so the run is still going when it is killed.
+    let recipe = std::fs::read_to_string(smoke())
+        .unwrap()
+        .replace("steps = 12", "steps = 400")
+        .replace("val_every = 6", "val_every = 0");
+    let cfg = tmp.path().join("long.toml");
+    std::fs::write(&cfg, recipe).unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    ok(bin()
+        .arg("train")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&a)
+        .args(["--max-steps", "14", "--quiet"]));
+
+    let mut child = bin()
+        .arg("train")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&b)
+        .arg("--quiet")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = b.join("checkpoints/step-00000004/state.json");
+    let t = Instant::now();
+    while !first.is_file() {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was killed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the run was not killed: {status:?}");
+
+    let text =
+        ok(bin()
+            .arg("train")
+            .arg("--resume")
+            .arg(&b)
+            .args(["--max-steps", "14", "--quiet"]));
+    assert!(text.contains("14 steps"), "{text}");
+    let (la, lb) = (losses(&a), losses(&b));
+    assert_eq!(la.len(), 14);
+    assert_eq!(la, lb, "resumed run differs from the uninterrupted one");
+}
+
+#[test]
+fn a_trained_run_directory_works_with_detect_and_eval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let text = ok(bin()
+        .arg("train")
+        .arg(smoke())
+        .arg("--out")
+        .arg(&run)
+        .arg("--quiet"));
+    assert!(text.contains("12 steps"), "{text}");
+    for f in ["config.toml", "metrics.csv", "curves.png", "best/model.bpk"] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    assert_eq!(losses(&run).len(), 12);
+    let png = image::open(run.join("curves.png")).unwrap();
+    assert_eq!((png.width(), png.height()), (900, 500));
+
+    let data = tmp.path().join("synth");
+    let text = ok(bin()
+        .arg("synth")
+        .arg("--out")
+        .arg(&data)
+        .args(["--count", "3", "--size", "96x96", "--seed", "5"]));
+    assert!(text.contains("3 images"), "{text}");
+    let json = tmp.path().join("det.json");
+    ok(bin()
+        .arg("detect")
+        .arg(data.join("images"))
+        .arg("--model")
+        .arg(&run)
+        .arg("--json")
+        .arg(&json));
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 3);
+    let report = tmp.path().join("eval.json");
+    let text = ok(bin()
+        .args(["eval", "--format", "paddle", "--images"])
+        .arg(&data)
+        .arg("--labels")
+        .arg(data.join("labels.txt"))
+        .arg("--model")
+        .arg(&run)
+        .arg("--json")
+        .arg(&report));
+    assert!(text.contains("hmean"), "{text}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert!(v.to_string().contains("hmean"));
+
+    // A directory that is not a run is refused with its name.
+    let out = bin()
+        .args(["detect"])
+        .arg(data.join("images"))
+        .arg("--model")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a fusedet run directory"));
+}
+
+#[test]
+fn bad_recipes_and_resumes_are_refused_with_the_file_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = tmp.path().join("bad.toml");
+    std::fs::write(&cfg, "[model]\nbackbone = \"resnet34\"\n").unwrap();
+    let out = bin().arg("train").arg(&cfg).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("bad.toml") && err.contains("resnet34"),
+        "{err}"
+    );
+    let out = bin()
+        .arg("train")
+        .arg("--resume")
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a fusedet run directory"));
+}
