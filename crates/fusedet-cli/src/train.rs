@@ -23,7 +23,8 @@ pub struct TrainArgs {
     /// Stop after this step; the learning-rate schedule still follows optim.steps.
     #[arg(long)]
     pub max_steps: Option<usize>,
-    /// Device: cpu (default), or cuda / wgpu when built with those features.
+    /// Device: cpu (default), or cuda / cuda:N when built with `--features cuda`. Several,
+    /// comma-separated (`cuda:0,cuda:1`), train data-parallel with the batch split between them.
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// No progress bar; one line per checkpoint and validation.
@@ -86,7 +87,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
         out: out.clone(),
         resume,
         max_steps: a.max_steps,
-        device: device(&a.device)?,
+        devices: a
+            .device
+            .split(',')
+            .map(|d| device(d.trim()))
+            .collect::<Result<_>>()?,
     };
     let bar = if a.quiet {
         ProgressBar::hidden()

@@ -173,3 +173,42 @@ fn bad_recipes_and_resumes_are_refused_with_the_file_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a fusedet run directory"));
 }
+
+#[test]
+fn data_parallel_over_two_devices_trains_and_checks_the_batch_split() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("dp");
+    // Two replicas on the CPU device: the multi-device step (fork, per-device gradients,
+    // step_multi) runs as it would over two GPUs.
+    let text = ok(bin()
+        .arg("train")
+        .arg(smoke())
+        .arg("--out")
+        .arg(&run)
+        .args(["--device", "cpu,cpu", "--quiet"]));
+    assert!(text.contains("12 steps"), "{text}");
+    let rows = losses(&run);
+    assert_eq!(rows.len(), 12);
+    let loss = |r: &String| r.split(',').nth(1).unwrap().parse::<f64>().unwrap();
+    let (first, last) = (loss(&rows[0]), loss(&rows[11]));
+    assert!(
+        last < first * 0.85,
+        "data-parallel loss did not fall: {first} -> {last}"
+    );
+
+    let cfg = tmp.path().join("odd.toml");
+    let recipe = std::fs::read_to_string(smoke())
+        .unwrap()
+        .replace("batch_size = 2", "batch_size = 3");
+    std::fs::write(&cfg, recipe).unwrap();
+    let out = bin()
+        .arg("train")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(tmp.path().join("odd"))
+        .args(["--device", "cpu,cpu"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not split evenly"));
+}

@@ -18,7 +18,10 @@ use std::time::Instant;
 use burn::module::Module;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::optim::{
+    AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer, MultiGradientsParams,
+    SgdConfig,
+};
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
@@ -28,7 +31,7 @@ use crate::error::Error;
 use crate::infer::TextDetector;
 use crate::loss::{DbLossConfig, db_loss};
 use crate::metric::{ImageCounts, MatchMode, Scores, evaluate_image};
-use crate::model::params::{ema_decay, ema_update};
+use crate::model::params::{copy_values, ema_decay, ema_update};
 use crate::model::{DetModel, ModelSpec};
 use crate::postprocess::db::DbPostProcess;
 use crate::preprocess::PreprocessConfig;
@@ -350,8 +353,9 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Stop after this step (the schedule still follows `optim.steps`).
     pub max_steps: Option<usize>,
-    /// Device (autodiff is added).
-    pub device: Device,
+    /// Devices (autodiff is added); more than one trains data-parallel, the batch split
+    /// evenly between them. The first holds the model and runs validation.
+    pub devices: Vec<Device>,
 }
 
 /// What a run ended with.
@@ -560,6 +564,52 @@ pub fn write_curves(out: &Path, rows: &[MetricsRow], title: &str) -> Result<(), 
     write_atomic(&p, &bytes).map_err(io_err(&p))
 }
 
+/// Loss of samples `from..from + n` of a batch, scaled by `1 / share`, and its four parts
+/// (already divided by `share`).
+fn chunk_loss(
+    model: &DetModel,
+    b: &data::Batch,
+    from: usize,
+    n: usize,
+    share: usize,
+    cfg: &TrainConfig,
+    device: &Device,
+) -> (Tensor<1>, [f64; 4]) {
+    let s = b.size;
+    let img = b.images[from * 3 * s * s..(from + n) * 3 * s * s].to_vec();
+    let x = tensor4(img, [n, 3, s, s], device);
+    let [g, m, tm, tk] = std::array::from_fn(|k| {
+        let t = b.targets[k][from * s * s..(from + n) * s * s].to_vec();
+        tensor4(t, [n, 1, s, s], device)
+    });
+    let l = db_loss(model.forward_train(x, cfg.model.k), g, m, tm, tk, &cfg.loss);
+    let parts = [&l.total, &l.prob, &l.thresh, &l.binary]
+        .map(|t| t.clone().into_scalar::<f32>() as f64 / share as f64);
+    let loss = if share > 1 {
+        l.total.div_scalar(share as f64)
+    } else {
+        l.total
+    };
+    (loss, parts)
+}
+
+fn add_parts(acc: &mut [f64; 4], p: [f64; 4]) {
+    for (a, v) in acc.iter_mut().zip(p) {
+        *a += v;
+    }
+}
+
+fn check_finite(loss: f64, step: usize) -> Result<(), Error> {
+    if loss.is_finite() {
+        Ok(())
+    } else {
+        Err(Error::Config(format!(
+            "loss became {loss} at step {}; lower optim.lr",
+            step + 1
+        )))
+    }
+}
+
 /// Runs (or resumes) training as the recipe says, reporting through `on_event`.
 pub fn train(
     cfg: &TrainConfig,
@@ -572,8 +622,20 @@ pub fn train(
     let cfg_path = out.join("config.toml");
     write_atomic(&cfg_path, cfg.to_toml().as_bytes()).map_err(io_err(&cfg_path))?;
 
-    let plain = opts.device.clone();
+    let plain = opts.devices.first().cloned().unwrap_or_default();
     let ad = plain.clone().autodiff();
+    let replicas: Vec<Device> = if opts.devices.len() > 1 {
+        opts.devices.iter().map(|d| d.clone().autodiff()).collect()
+    } else {
+        vec![ad.clone()]
+    };
+    if cfg.optim.batch_size % replicas.len() != 0 {
+        return Err(Error::Config(format!(
+            "optim.batch_size {} does not split evenly over {} devices",
+            cfg.optim.batch_size,
+            replicas.len()
+        )));
+    }
     let seed = cfg.run.seed;
     plain.seed(seed);
     ad.seed(seed);
@@ -626,7 +688,6 @@ pub fn train(
         norm: cfg.eval.clone(),
         seed,
     };
-    let size = cfg.data.augment.crop_size as usize;
     let (bs, acc_n) = (o.batch_size, o.accumulate);
     let rx = maker.spawn(start * acc_n, total * acc_n, bs, cfg.data.prefetch);
     let mut last_loss = f64::NAN;
@@ -636,45 +697,63 @@ pub fn train(
 
     for step in start..total {
         let t0 = Instant::now();
-        let mut accum = GradientsAccumulator::<DetModel>::new();
         let mut parts = [0f64; 4];
-        let mut single = None;
-        for _ in 0..acc_n {
-            let b = rx
-                .recv()
-                .map_err(|_| Error::Config("the data loader stopped".into()))??;
-            let x = tensor4(b.images, [bs, 3, size, size], &ad);
-            let [g, m, tm, tk] = b.targets.map(|t| tensor4(t, [bs, 1, size, size], &ad));
-            let y = model.forward_train(x, cfg.model.k);
-            let l = db_loss(y, g, m, tm, tk, &cfg.loss);
-            for (p, t) in parts
-                .iter_mut()
-                .zip([&l.total, &l.prob, &l.thresh, &l.binary])
-            {
-                *p += t.clone().into_scalar::<f32>() as f64 / acc_n as f64;
-            }
-            let loss = if acc_n > 1 {
-                l.total.div_scalar(acc_n as f64)
-            } else {
-                l.total
-            };
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            if acc_n == 1 {
-                single = Some(grads);
-            } else {
-                accum.accumulate(&model, grads);
-            }
-        }
-        if !parts[0].is_finite() {
-            return Err(Error::Config(format!(
-                "loss became {} at step {}; lower optim.lr",
-                parts[0],
-                step + 1
-            )));
-        }
-        let grads = single.unwrap_or_else(|| accum.grads());
         let lr = o.learning_rate(step);
-        model = optim.step(lr, model, grads);
+        if replicas.len() == 1 {
+            let mut accum = GradientsAccumulator::<DetModel>::new();
+            let mut single = None;
+            for _ in 0..acc_n {
+                let b = rx
+                    .recv()
+                    .map_err(|_| Error::Config("the data loader stopped".into()))??;
+                let (loss, p) = chunk_loss(&model, &b, 0, bs, acc_n, cfg, &ad);
+                add_parts(&mut parts, p);
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                if acc_n == 1 {
+                    single = Some(grads);
+                } else {
+                    accum.accumulate(&model, grads);
+                }
+            }
+            check_finite(parts[0], step)?;
+            let grads = single.unwrap_or_else(|| accum.grads());
+            model = optim.step(lr, model, grads);
+        } else {
+            // Data parallel (Burn's multi-device optimizer step): every device runs its share of
+            // each micro-batch on a fork of the model; the optimizer sums the gradients.
+            let nd = replicas.len();
+            let per = bs / nd;
+            let mut accums: Vec<GradientsAccumulator<DetModel>> =
+                (0..nd).map(|_| GradientsAccumulator::new()).collect();
+            let mut first = None;
+            for _ in 0..acc_n {
+                let b = rx
+                    .recv()
+                    .map_err(|_| Error::Config("the data loader stopped".into()))??;
+                let forks: Vec<DetModel> = replicas.iter().map(|d| model.clone().fork(d)).collect();
+                for (i, (fork, acc)) in forks.iter().zip(&mut accums).enumerate() {
+                    let dev = &replicas[i];
+                    let (loss, p) = chunk_loss(fork, &b, i * per, per, acc_n * nd, cfg, dev);
+                    add_parts(&mut parts, p);
+                    acc.accumulate(fork, GradientsParams::from_grads(loss.backward(), fork));
+                }
+                first = forks.into_iter().next();
+            }
+            check_finite(parts[0], step)?;
+            // BatchNorm running statistics come from the first device (as DDP broadcasts
+            // rank 0's buffers).
+            if let Some(f) = first {
+                model = copy_values(&f.fork(&ad), model);
+            }
+            let grads = MultiGradientsParams {
+                grads: accums
+                    .iter_mut()
+                    .zip(&replicas)
+                    .map(|(a, d)| (a.grads(), d.clone()))
+                    .collect(),
+            };
+            model = optim.step_multi(lr, model, grads);
+        }
         if let Some(e) = ema.take() {
             ema = Some(ema_update(
                 e,
