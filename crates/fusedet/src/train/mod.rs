@@ -629,7 +629,7 @@ pub fn train(
     } else {
         vec![ad.clone()]
     };
-    if cfg.optim.batch_size % replicas.len() != 0 {
+    if !cfg.optim.batch_size.is_multiple_of(replicas.len()) {
         return Err(Error::Config(format!(
             "optim.batch_size {} does not split evenly over {} devices",
             cfg.optim.batch_size,
