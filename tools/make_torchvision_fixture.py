@@ -1,6 +1,7 @@
-"""A tiny ResNet-18 in torchvision's state-dict layout (base width 4 instead of 64) as
-SafeTensors, with the feature maps a NumPy re-implementation of torchvision's ResNet computes
-on a fixed input (BatchNorm in eval mode). fusedet loads it by name and must reproduce them.
+"""A tiny ResNet-18 (base width 4 instead of 64) and a tiny MobileNetV3-Large (width 0.1) in
+torchvision's state-dict layout, as SafeTensors and as PyTorch checkpoints, with the feature
+maps NumPy re-implementations of torchvision's models compute on a fixed input (BatchNorm in
+eval mode). fusedet loads them by name and must reproduce them.
 
     python3 tools/make_torchvision_fixture.py crates/fusedet/tests/fixtures
 
@@ -98,21 +99,31 @@ for li, width in enumerate([BASE, BASE * 2, BASE * 4, BASE * 8], start=1):
     feats.append(y)
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "crates/fusedet/tests/fixtures")
-header, blobs, offset = {}, [], 0
-for name, arr in sd.items():
-    raw = np.ascontiguousarray(arr).tobytes()
-    dtype = {np.float32: "F32", np.int64: "I64"}[arr.dtype.type]
-    header[name] = {"dtype": dtype, "shape": list(arr.shape), "data_offsets": [offset, offset + len(raw)]}
-    blobs.append(raw)
-    offset += len(raw)
-h = json.dumps(header).encode()
-h += b" " * ((8 - len(h) % 8) % 8)
-(out / "resnet18_w4_torchvision.safetensors").write_bytes(struct.pack("<Q", len(h)) + h + b"".join(blobs))
-(out / "resnet18_w4_features.json").write_text(json.dumps({
-    "input": x.ravel().tolist(),
-    "features": [{"shape": list(f.shape), "values": f.ravel().astype(np.float32).tolist()} for f in feats],
-}))
-print("tensors", len(sd), "bytes", offset)
+
+
+def write_safetensors(sd, path):
+    header, blobs, offset = {}, [], 0
+    for name, arr in sd.items():
+        raw = np.ascontiguousarray(arr).tobytes()
+        dtype = {np.float32: "F32", np.int64: "I64"}[arr.dtype.type]
+        header[name] = {"dtype": dtype, "shape": list(arr.shape), "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    path.write_bytes(struct.pack("<Q", len(h)) + h + b"".join(blobs))
+    print("wrote", path, "tensors", len(sd), "bytes", offset)
+
+
+def write_features(x, feats, path):
+    path.write_text(json.dumps({
+        "input": x.ravel().tolist(),
+        "features": [{"shape": list(f.shape), "values": f.ravel().astype(np.float32).tolist()} for f in feats],
+    }))
+
+
+write_safetensors(sd, out / "resnet18_w4_torchvision.safetensors")
+write_features(x, feats, out / "resnet18_w4_features.json")
 
 
 # The same weights as a PyTorch checkpoint (torch.save's zip layout: archive/data.pkl with
@@ -175,19 +186,137 @@ class Pickler(pickle.Pickler):
         return None
 
 
-state, blobs = collections.OrderedDict(), {}
-for i, (name, arr) in enumerate(sd.items()):
-    kind = FloatStorage if arr.dtype == np.float32 else LongStorage
-    state[name] = Tensor(Storage(str(i), kind, int(arr.size)), list(arr.shape))
-    blobs[str(i)] = np.ascontiguousarray(arr).tobytes()
-import io
+def write_pth(sd, path):
+    import io
 
-buf = io.BytesIO()
-Pickler(buf, protocol=2).dump(state)
-with zipfile.ZipFile(out / "resnet18_w4_torchvision.pth", "w", zipfile.ZIP_STORED) as z:
-    z.writestr("archive/data.pkl", buf.getvalue())
-    z.writestr("archive/byteorder", "little")
-    for k, v in blobs.items():
-        z.writestr(f"archive/data/{k}", v)
-    z.writestr("archive/version", "3\n")
-print("wrote", out / "resnet18_w4_torchvision.pth")
+    state, blobs = collections.OrderedDict(), {}
+    for i, (name, arr) in enumerate(sd.items()):
+        kind = FloatStorage if arr.dtype == np.float32 else LongStorage
+        state[name] = Tensor(Storage(str(i), kind, int(arr.size)), list(arr.shape))
+        blobs[str(i)] = np.ascontiguousarray(arr).tobytes()
+    buf = io.BytesIO()
+    Pickler(buf, protocol=2).dump(state)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        # Fixed timestamps keep the file byte-identical between runs.
+        entry = lambda name: zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+        z.writestr(entry("archive/data.pkl"), buf.getvalue())
+        z.writestr(entry("archive/byteorder"), "little")
+        for k, v in blobs.items():
+            z.writestr(entry(f"archive/data/{k}"), v)
+        z.writestr(entry("archive/version"), "3\n")
+    print("wrote", path)
+
+
+write_pth(sd, out / "resnet18_w4_torchvision.pth")
+
+
+# MobileNetV3-Large in torchvision's layout (torchvision.models.mobilenetv3): features.0 stem,
+# features.1..15 inverted residuals (`block.J`: expand unless exp == in, depthwise, SE
+# `fc1`/`fc2`, project), features.16 the last 1x1 conv; BatchNorm eps 1e-3.
+rng = np.random.default_rng(1)
+ALPHA = 0.1
+LARGE = [(3, 16, 16, False, False, 1), (3, 64, 24, False, False, 2), (3, 72, 24, False, False, 1),
+         (5, 72, 40, True, False, 2), (5, 120, 40, True, False, 1), (5, 120, 40, True, False, 1),
+         (3, 240, 80, False, True, 2), (3, 200, 80, False, True, 1), (3, 184, 80, False, True, 1),
+         (3, 184, 80, False, True, 1), (3, 480, 112, True, True, 1), (3, 672, 112, True, True, 1),
+         (5, 672, 160, True, True, 2), (5, 960, 160, True, True, 1), (5, 960, 160, True, True, 1)]
+
+
+def make_divisible(v, d=8):
+    new = max(d, int(v + d / 2) // d * d)
+    return new + d if new < 0.9 * v else new
+
+
+def mconv_w(cout, cin_per_group, k):
+    return (rng.standard_normal((cout, cin_per_group, k, k)) * np.sqrt(2.0 / (cin_per_group * k * k))).astype(np.float32)
+
+
+def mbn(prefix, c, sd):
+    sd[prefix + ".weight"] = rng.uniform(0.5, 1.5, c).astype(np.float32)
+    sd[prefix + ".bias"] = rng.uniform(-0.2, 0.2, c).astype(np.float32)
+    sd[prefix + ".running_mean"] = rng.uniform(-0.1, 0.1, c).astype(np.float32)
+    sd[prefix + ".running_var"] = rng.uniform(0.5, 2.0, c).astype(np.float32)
+    sd[prefix + ".num_batches_tracked"] = np.array(3, dtype=np.int64)
+
+
+def depthwise(x, w, stride, pad):
+    n, c, h, wd = x.shape
+    k = w.shape[2]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = (h + 2 * pad - k) // stride + 1, (wd + 2 * pad - k) // stride + 1
+    out = np.zeros((n, c, oh, ow))
+    for i in range(k):
+        for j in range(k):
+            out += xp[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride] * w[None, :, 0, i, j, None, None]
+    return out
+
+
+def mbatchnorm(x, p, sd):
+    g, b = sd[p + ".weight"], sd[p + ".bias"]
+    m, v = sd[p + ".running_mean"], sd[p + ".running_var"]
+    s = (g / np.sqrt(v.astype(np.float64) + 1e-3))[None, :, None, None]
+    return (x - m[None, :, None, None]) * s + b[None, :, None, None]
+
+
+hswish = lambda x: x * np.clip(x + 3, 0, 6) / 6
+hsigmoid = lambda x: np.clip(x + 3, 0, 6) / 6
+
+msd = {}
+stem = make_divisible(16 * ALPHA)
+msd["features.0.0.weight"] = mconv_w(stem, 3, 3)
+mbn("features.0.1", stem, msd)
+cin = stem
+for i, (k, exp, out_c, se, hs, stride) in enumerate(LARGE, start=1):
+    e, o = make_divisible(exp * ALPHA), make_divisible(out_c * ALPHA)
+    p, j = f"features.{i}.block", 0
+    if e != cin:
+        msd[f"{p}.0.0.weight"] = mconv_w(e, cin, 1)
+        mbn(f"{p}.0.1", e, msd)
+        j = 1
+    msd[f"{p}.{j}.0.weight"] = mconv_w(e, 1, k)
+    mbn(f"{p}.{j}.1", e, msd)
+    j += 1
+    if se:
+        r = make_divisible(e // 4)
+        msd[f"{p}.{j}.fc1.weight"] = mconv_w(r, e, 1)
+        msd[f"{p}.{j}.fc1.bias"] = rng.uniform(-0.1, 0.1, r).astype(np.float32)
+        msd[f"{p}.{j}.fc2.weight"] = mconv_w(e, r, 1)
+        msd[f"{p}.{j}.fc2.bias"] = rng.uniform(-0.1, 0.1, e).astype(np.float32)
+        j += 1
+    msd[f"{p}.{j}.0.weight"] = mconv_w(o, e, 1)
+    mbn(f"{p}.{j}.1", o, msd)
+    cin = o
+msd["features.16.0.weight"] = mconv_w(6 * cin, cin, 1)
+mbn("features.16.1", 6 * cin, msd)
+msd["classifier.0.weight"] = rng.standard_normal((16, 6 * cin)).astype(np.float32)
+msd["classifier.0.bias"] = np.zeros(16, dtype=np.float32)
+
+x = rng.standard_normal((1, 3, 32, 32)).astype(np.float32)
+y = hswish(mbatchnorm(conv(x, msd["features.0.0.weight"], 2, 1), "features.0.1", msd))
+feats = []
+cin = stem
+for i, (k, exp, out_c, se, hs, stride) in enumerate(LARGE, start=1):
+    e, o = make_divisible(exp * ALPHA), make_divisible(out_c * ALPHA)
+    act = hswish if hs else (lambda t: np.maximum(t, 0))
+    p, j, h = f"features.{i}.block", 0, y
+    if e != cin:
+        h = act(mbatchnorm(conv(h, msd[f"{p}.0.0.weight"], 1, 0), f"{p}.0.1", msd))
+        j = 1
+    h = act(mbatchnorm(depthwise(h, msd[f"{p}.{j}.0.weight"], stride, k // 2), f"{p}.{j}.1", msd))
+    j += 1
+    if se:
+        g = h.mean(axis=(2, 3), keepdims=True)
+        g = np.maximum(conv(g, msd[f"{p}.{j}.fc1.weight"], 1, 0) + msd[f"{p}.{j}.fc1.bias"][None, :, None, None], 0)
+        g = hsigmoid(conv(g, msd[f"{p}.{j}.fc2.weight"], 1, 0) + msd[f"{p}.{j}.fc2.bias"][None, :, None, None])
+        h = h * g
+        j += 1
+    h = mbatchnorm(conv(h, msd[f"{p}.{j}.0.weight"], 1, 0), f"{p}.{j}.1", msd)
+    y = h + y if (stride == 1 and cin == o) else h
+    cin = o
+    if i - 1 in (2, 5, 11):
+        feats.append(y)
+feats.append(hswish(mbatchnorm(conv(y, msd["features.16.0.weight"], 1, 0), "features.16.1", msd)))
+
+write_safetensors(msd, out / "mobilenetv3_w01_torchvision.safetensors")
+write_pth(msd, out / "mobilenetv3_w01_torchvision.pth")
+write_features(x, feats, out / "mobilenetv3_w01_features.json")

@@ -1,10 +1,12 @@
-//! torchvision-layout ResNet weights (SafeTensors and a PyTorch zip checkpoint, made by tools/make_torchvision_fixture.py
-//! without torch) loaded by name into the DBNet backbone: the feature maps must equal those of
-//! the script's NumPy ResNet (BatchNorm in eval mode) on the same input.
+//! torchvision-layout ResNet-18 and MobileNetV3-Large weights (SafeTensors and PyTorch zip
+//! checkpoints, made by tools/make_torchvision_fixture.py without torch) loaded by name into the
+//! DBNet backbone: the feature maps must equal those of the script's NumPy models (BatchNorm in
+//! eval mode) on the same input.
 
 use std::path::Path;
 
 use fusedet::burn::prelude::*;
+use fusedet::model::detector::{Backbone, MobileNetLayout};
 use fusedet::model::torchvision::load_backbone;
 use fusedet::model::{DetModel, ModelSpec};
 
@@ -30,23 +32,72 @@ fn torchvision_resnet18_pytorch_checkpoint_reproduces_the_reference_features() {
     check("resnet18_w4_torchvision.pth");
 }
 
-fn check(file: &str) {
+#[test]
+fn torchvision_mobilenetv3_safetensors_reproduce_the_reference_features() {
+    check_mobilenet("mobilenetv3_w01_torchvision.safetensors");
+}
+
+#[test]
+fn torchvision_mobilenetv3_pytorch_checkpoint_reproduces_the_reference_features() {
+    check_mobilenet("mobilenetv3_w01_torchvision.pth");
+}
+
+#[test]
+fn torchvision_mobilenetv3_weights_need_the_torchvision_layout() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let fx: Fixture = serde_json::from_str(
-        &std::fs::read_to_string(dir.join("resnet18_w4_features.json")).unwrap(),
+    let spec = ModelSpec {
+        backbone: Backbone::Mobilenetv3,
+        scale: 0.1,
+        neck_channels: Some(16),
+        ..ModelSpec::default()
+    };
+    let mut model = DetModel::build(&spec, &Device::default(), false).unwrap();
+    let err = load_backbone(
+        &mut model,
+        &dir.join("mobilenetv3_w01_torchvision.safetensors"),
     )
-    .unwrap();
-    let device = Device::default();
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("mobilenetv3_w01_torchvision.safetensors") && err.contains("torchvision"),
+        "{err}"
+    );
+}
+
+fn check_mobilenet(file: &str) {
+    let spec = ModelSpec {
+        backbone: Backbone::Mobilenetv3,
+        scale: 0.1,
+        mobilenet_layout: MobileNetLayout::Torchvision,
+        neck_channels: Some(16),
+        ..ModelSpec::default()
+    };
+    // At width 0.1, 11 of the 15 blocks expand (exp != in after rounding): stem + 11
+    // expansions + 15 depthwise + 15 projections + last = 43 convs (x1) and BatchNorms (x4),
+    // plus 8 SE pairs (weight and bias, x4): 43 + 172 + 32 = 247.
+    let features = "mobilenetv3_w01_features.json";
+    compare(file, features, &spec, 247, "classifier");
+}
+
+fn check(file: &str) {
     let spec = ModelSpec {
         base_width: 4,
         neck_channels: Some(16),
         ..ModelSpec::default()
     };
-    let mut model = DetModel::build(&spec, &device, false).unwrap();
-    let report = load_backbone(&mut model, &dir.join(file)).unwrap();
     // 20 convs + 20 BatchNorms x 4 tensors = 100 backbone tensors; fc and the counters unused.
-    assert_eq!(report.applied, 100, "{report:?}");
-    assert!(report.unused.iter().any(|u| u.contains("fc")), "{report:?}");
+    compare(file, "resnet18_w4_features.json", &spec, 100, "fc");
+}
+
+fn compare(file: &str, features: &str, spec: &ModelSpec, tensors: usize, head: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let fx: Fixture =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(features)).unwrap()).unwrap();
+    let device = Device::default();
+    let mut model = DetModel::build(spec, &device, false).unwrap();
+    let report = load_backbone(&mut model, &dir.join(file)).unwrap();
+    assert_eq!(report.applied, tensors, "{report:?}");
+    assert!(report.unused.iter().any(|u| u.contains(head)), "{report:?}");
     let DetModel::Db(db) = &model else { panic!() };
     let x = Tensor::<4>::from_data(TensorData::new(fx.input.clone(), [1, 3, 32, 32]), &device);
     let feats = db.backbone.forward(x);

@@ -296,6 +296,9 @@ pub struct DbNetConfig {
     /// Use MobileNetV3-Large with this width multiplier instead of the ResNet.
     #[config(default = "None")]
     pub mobilenet_scale: Option<f64>,
+    /// Layer layout of the MobileNetV3.
+    #[config(default = "super::mobilenet::MobileNetLayout::Mindcv")]
+    pub mobilenet_layout: super::mobilenet::MobileNetLayout,
     /// Stem channels of the backbone (64 in the standard ResNets).
     #[config(default = 64)]
     pub base_width: usize,
@@ -329,7 +332,11 @@ impl DbNetConfig {
     pub fn init(&self, device: &Device) -> DbNet {
         DbNet {
             backbone: match self.mobilenet_scale {
-                Some(a) => BackboneNet::MobileNet(super::mobilenet::MobileNetV3::new(a, device)),
+                Some(a) => BackboneNet::MobileNet(super::mobilenet::MobileNetV3::new(
+                    a,
+                    self.mobilenet_layout,
+                    device,
+                )),
                 None => BackboneNet::ResNet(self.backbone.init_width(self.base_width, device)),
             },
             neck: DbFpn::new(

@@ -8,6 +8,7 @@ use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::dbnet::{DbNet, DbNetConfig, ResNetDepth};
+pub use super::mobilenet::MobileNetLayout;
 use super::ppocr::{PpOcrDet, PpOcrDetConfig};
 use crate::error::Error;
 use crate::import::{LoadParams, ParamStream};
@@ -49,6 +50,9 @@ pub struct ModelSpec {
     pub base_width: usize,
     /// Width multiplier of MobileNetV3 (0.5 in MindOCR's recipe).
     pub scale: f64,
+    /// MobileNetV3 layer layout: `mindcv` (MindOCR's recipe) or `torchvision` (to load
+    /// torchvision's `mobilenet_v3_large` weights through `backbone_weights`).
+    pub mobilenet_layout: MobileNetLayout,
     /// Neck width (DBNet 256; PP-OCR 96).
     pub neck_channels: Option<usize>,
     /// DBNet++ Adaptive Scale Fusion.
@@ -61,6 +65,10 @@ pub struct ModelSpec {
     /// ImageNet backbone weights in torchvision's layout (`resnet18`/`resnet50` state dict),
     /// a `.safetensors` file or a PyTorch checkpoint; loaded when training starts.
     pub backbone_weights: Option<std::path::PathBuf>,
+    /// Keep every batch norm in inference mode while training (MMCV's `norm_eval`): the
+    /// running statistics stay as loaded and normalise each batch, γ and β still learn. For
+    /// fine-tuning pretrained weights on small batches.
+    pub norm_eval: bool,
 }
 
 impl Default for ModelSpec {
@@ -70,11 +78,13 @@ impl Default for ModelSpec {
             backbone: Backbone::Resnet18,
             base_width: 64,
             scale: 0.5,
+            mobilenet_layout: MobileNetLayout::Mindcv,
             neck_channels: None,
             use_asf: false,
             k: 50.0,
             pretrained: None,
             backbone_weights: None,
+            norm_eval: false,
         }
     }
 }
@@ -108,6 +118,19 @@ impl ModelSpec {
     }
 }
 
+/// Turns every batch norm's training flag off (Burn keeps flags out of records, so this is
+/// applied on each build, resume included).
+struct NormEval;
+
+impl burn::module::ModuleMapper for NormEval {
+    fn map_flag(
+        &mut self,
+        flag: burn::module::Param<burn::module::Flag>,
+    ) -> burn::module::Param<burn::module::Flag> {
+        flag.with_value(false)
+    }
+}
+
 /// A trainable text detector.
 #[derive(Module, Debug)]
 #[allow(clippy::large_enum_variant)] // one per run; boxing would complicate the derive
@@ -132,6 +155,7 @@ impl DetModel {
                     .with_mobilenet_scale(
                         (spec.backbone == Backbone::Mobilenetv3).then_some(spec.scale),
                     )
+                    .with_mobilenet_layout(spec.mobilenet_layout)
                     .with_base_width(spec.base_width)
                     .with_neck_channels(spec.neck())
                     .with_use_asf(spec.use_asf)
@@ -156,6 +180,9 @@ impl DetModel {
         };
         if let (true, Some(w)) = (load_pretrained, &spec.backbone_weights) {
             super::torchvision::load_backbone(&mut model, w)?;
+        }
+        if spec.norm_eval {
+            model = model.map(&mut NormEval);
         }
         Ok(model)
     }
@@ -219,6 +246,47 @@ mod tests {
             ..ModelSpec::default()
         };
         assert!(DetModel::build(&bad, &device, false).is_err());
+    }
+
+    #[test]
+    fn norm_eval_keeps_running_statistics_while_training() {
+        let device = Device::default().autodiff();
+        let x = Tensor::<4>::random(
+            [2, 3, 64, 64],
+            burn::tensor::Distribution::Normal(3.0, 2.0),
+            &device,
+        );
+        for norm_eval in [false, true] {
+            let spec = ModelSpec {
+                base_width: 8,
+                neck_channels: Some(32),
+                norm_eval,
+                ..ModelSpec::default()
+            };
+            let m = DetModel::build(&spec, &device, false).unwrap();
+            let DetModel::Db(db) = &m else { unreachable!() };
+            let mean = || {
+                db.binarize
+                    .bn1
+                    .running_mean
+                    .value_sync()
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .unwrap()
+            };
+            let before = mean();
+            let train = m.forward_train(x.clone(), spec.k).slice([0..2, 0..1]);
+            let after = mean();
+            let infer = m.valid().forward(x.clone().inner());
+            let diff = (train.inner() - infer).abs().max().into_scalar::<f32>();
+            if norm_eval {
+                assert_eq!(before, after, "running mean moved under norm_eval");
+                assert!(diff < 1e-5, "train and inference forward differ by {diff}");
+            } else {
+                assert_ne!(before, after, "batch statistics were not tracked");
+                assert!(diff > 1e-3, "train forward used running statistics");
+            }
+        }
     }
 
     #[test]

@@ -1,7 +1,38 @@
 //! Small building blocks shared by the models.
 
 use burn::module::{Module, Param};
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
+
+/// `make_divisible` of PaddleOCR and mindcv (MobileNet channel rounding): the nearest
+/// multiple of `divisor`, at least `divisor`, never below 90% of `v`.
+pub fn make_divisible(v: f64, divisor: usize) -> usize {
+    let d = divisor as f64;
+    let mut new_v = d.max(((v + d / 2.0) / d).floor() * d);
+    if new_v < 0.9 * v {
+        new_v += d;
+    }
+    new_v as usize
+}
+
+/// A `k × k` convolution with "same" padding (`k / 2` on every side).
+pub fn conv(
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    groups: usize,
+    bias: bool,
+    device: &Device,
+) -> Conv2d {
+    Conv2dConfig::new([cin, cout], [k, k])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
+        .with_groups(groups)
+        .with_bias(bias)
+        .init(device)
+}
 
 /// `x * scale + bias` with two learnable scalars (PaddleOCR's `LearnableAffineBlock`).
 #[derive(Module, Debug)]

@@ -3,22 +3,17 @@
 //! an expansion conv (`always_expand`), SE "V2" (avg-pool → 1x1 reduce → ReLU → 1x1 expand →
 //! hard-sigmoid), features after blocks 2, 5, 11 and the final 1x1 conv (strides 4, 8, 16, 32).
 //! Howard et al., arXiv:1905.02244.
+//!
+//! [`MobileNetLayout::Torchvision`] builds torchvision's `mobilenet_v3_large` instead (no
+//! expansion conv where exp == in, BatchNorm eps 1e-3), so its ImageNet weights load by name.
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::nn::conv::Conv2d;
+use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{hard_sigmoid, hard_swish, relu};
 
-/// mindcv's `make_divisible(v, 8)`.
-pub fn make_divisible(v: f64, divisor: usize) -> usize {
-    let d = divisor as f64;
-    let mut new = d.max(((v + d / 2.0) / d).floor() * d);
-    if new < 0.9 * v {
-        new += d;
-    }
-    new as usize
-}
+use super::layers::{conv, make_divisible};
 
 /// MobileNetV3-Large blocks: (kernel, expansion, out, squeeze-excite, hard-swish, stride).
 const LARGE: [(usize, usize, usize, bool, bool, usize); 15] = [
@@ -42,21 +37,15 @@ const LARGE: [(usize, usize, usize, bool, bool, usize); 15] = [
 /// Blocks after which a feature map is taken (features indices 5, 8, 14).
 const TAPS: [usize; 3] = [2, 5, 11];
 
-fn conv(
-    cin: usize,
-    cout: usize,
-    k: usize,
-    stride: usize,
-    groups: usize,
-    bias: bool,
-    device: &Device,
-) -> Conv2d {
-    Conv2dConfig::new([cin, cout], [k, k])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
-        .with_groups(groups)
-        .with_bias(bias)
-        .init(device)
+/// Which published MobileNetV3-Large the layers follow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MobileNetLayout {
+    /// MindOCR / mindcv (`always_expand: True`, BatchNorm eps 1e-5).
+    #[default]
+    Mindcv,
+    /// torchvision (`features.N.block.J`; expansion only where exp != in, eps 1e-3).
+    Torchvision,
 }
 
 /// Squeeze-and-excite (mindcv `SqueezeExciteV2`).
@@ -78,8 +67,8 @@ impl SqueezeExcite {
 /// Inverted residual block.
 #[derive(Module, Debug)]
 pub struct InvertedResidual {
-    expand: Conv2d,
-    expand_bn: BatchNorm,
+    expand: Option<Conv2d>,
+    expand_bn: Option<BatchNorm>,
     depthwise: Conv2d,
     depthwise_bn: BatchNorm,
     se: Option<SqueezeExcite>,
@@ -95,7 +84,10 @@ impl InvertedResidual {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.act(self.expand_bn.forward(self.expand.forward(x.clone())));
+        let y = match (&self.expand, &self.expand_bn) {
+            (Some(conv), Some(bn)) => self.act(bn.forward(conv.forward(x.clone()))),
+            _ => x.clone(),
+        };
         let mut y = self.act(self.depthwise_bn.forward(self.depthwise.forward(y)));
         if let Some(se) = &self.se {
             y = se.forward(y);
@@ -129,18 +121,24 @@ pub fn out_channels(alpha: f64) -> [usize; 4] {
 
 impl MobileNetV3 {
     /// MobileNetV3-Large with width multiplier `alpha`, fresh weights.
-    pub fn new(alpha: f64, device: &Device) -> Self {
+    pub fn new(alpha: f64, layout: MobileNetLayout, device: &Device) -> Self {
         let ch = |v: usize| make_divisible(v as f64 * alpha, 8);
+        let eps = match layout {
+            MobileNetLayout::Mindcv => 1e-5,
+            MobileNetLayout::Torchvision => 1e-3,
+        };
+        let bn = |c: usize| BatchNormConfig::new(c).with_epsilon(eps).init(device);
         let stem_c = ch(16);
         let mut cin = stem_c;
         let mut blocks = Vec::new();
         for &(k, exp, out, se, hs, stride) in &LARGE {
             let (e, o) = (ch(exp), ch(out));
+            let expand = layout == MobileNetLayout::Mindcv || e != cin;
             blocks.push(InvertedResidual {
-                expand: conv(cin, e, 1, 1, 1, false, device),
-                expand_bn: BatchNormConfig::new(e).init(device),
+                expand: expand.then(|| conv(cin, e, 1, 1, 1, false, device)),
+                expand_bn: expand.then(|| bn(e)),
                 depthwise: conv(e, e, k, stride, e, false, device),
-                depthwise_bn: BatchNormConfig::new(e).init(device),
+                depthwise_bn: bn(e),
                 se: se.then(|| {
                     let r = make_divisible(e as f64 / 4.0, 8);
                     SqueezeExcite {
@@ -149,7 +147,7 @@ impl MobileNetV3 {
                     }
                 }),
                 project: conv(e, o, 1, 1, 1, false, device),
-                project_bn: BatchNormConfig::new(o).init(device),
+                project_bn: bn(o),
                 hswish: hs,
                 residual: stride == 1 && cin == o,
             });
@@ -157,11 +155,52 @@ impl MobileNetV3 {
         }
         Self {
             stem: conv(3, stem_c, 3, 2, 1, false, device),
-            stem_bn: BatchNormConfig::new(stem_c).init(device),
+            stem_bn: bn(stem_c),
             blocks,
             last: conv(cin, cin * 6, 1, 1, 1, false, device),
-            last_bn: BatchNormConfig::new(cin * 6).init(device),
+            last_bn: bn(cin * 6),
         }
+    }
+
+    /// The layout the layers were built in.
+    pub fn layout(&self) -> MobileNetLayout {
+        match self.blocks.first().map(|b| b.expand.is_some()) {
+            Some(true) => MobileNetLayout::Mindcv,
+            _ => MobileNetLayout::Torchvision,
+        }
+    }
+
+    /// Key renames from torchvision's `mobilenet_v3_large` state dict to these fields
+    /// (regex, replacement), for the layout actually built.
+    pub fn torchvision_keys(&self) -> Vec<(String, String)> {
+        let mut keys = vec![
+            (r"^features\.0\.0\.".to_string(), "stem.".to_string()),
+            (r"^features\.0\.1\.".to_string(), "stem_bn.".to_string()),
+        ];
+        let last = self.blocks.len() + 1;
+        keys.push((format!(r"^features\.{last}\.0\."), "last.".into()));
+        keys.push((format!(r"^features\.{last}\.1\."), "last_bn.".into()));
+        for (i, b) in self.blocks.iter().enumerate() {
+            let from = |j: usize, tail: &str| format!(r"^features\.{}\.block\.{j}\.{tail}", i + 1);
+            let to = |field: &str| format!("blocks.{i}.{field}.");
+            let mut j = 0;
+            if b.expand.is_some() {
+                keys.push((from(j, r"0\."), to("expand")));
+                keys.push((from(j, r"1\."), to("expand_bn")));
+                j += 1;
+            }
+            keys.push((from(j, r"0\."), to("depthwise")));
+            keys.push((from(j, r"1\."), to("depthwise_bn")));
+            j += 1;
+            if b.se.is_some() {
+                keys.push((from(j, r"fc1\."), to("se.reduce")));
+                keys.push((from(j, r"fc2\."), to("se.expand")));
+                j += 1;
+            }
+            keys.push((from(j, r"0\."), to("project")));
+            keys.push((from(j, r"1\."), to("project_bn")));
+        }
+        keys
     }
 
     /// # Shapes
@@ -196,7 +235,7 @@ mod tests {
     #[test]
     fn features_have_strides_4_to_32() {
         let device = Device::default();
-        let m = MobileNetV3::new(0.5, &device);
+        let m = MobileNetV3::new(0.5, MobileNetLayout::Mindcv, &device);
         let f = m.forward(Tensor::zeros([1, 3, 64, 96], &device));
         let dims: Vec<[usize; 4]> = f.iter().map(|t| t.dims()).collect();
         assert_eq!(

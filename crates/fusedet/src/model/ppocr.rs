@@ -9,41 +9,14 @@
 //! layer takes the next record of the graph, in the graph's execution order.
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d};
+use burn::nn::conv::{Conv2d, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{hard_sigmoid, hard_swish, relu, sigmoid};
 
-use super::layers::{Affine, upsample_nearest};
+use super::layers::{Affine, conv, make_divisible, upsample_nearest};
 use crate::error::ImportError;
 use crate::import::{LoadParams, ParamStream};
-
-/// PaddleOCR's `make_divisible(v, 16)`.
-fn make_divisible(v: f64, divisor: usize) -> usize {
-    let d = divisor as f64;
-    let mut new_v = (d).max(((v + d / 2.0) / d).floor() * d);
-    if new_v < 0.9 * v {
-        new_v += d;
-    }
-    new_v as usize
-}
-
-fn conv(
-    cin: usize,
-    cout: usize,
-    k: usize,
-    stride: usize,
-    groups: usize,
-    bias: bool,
-    device: &Device,
-) -> Conv2d {
-    Conv2dConfig::new([cin, cout], [k, k])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
-        .with_groups(groups)
-        .with_bias(bias)
-        .init(device)
-}
 
 /// Configuration of [`PpLcNetV3`].
 #[derive(Config, Debug)]

@@ -2,14 +2,16 @@
 //! SafeTensors file or a PyTorch checkpoint through `burn-store` (PyTorch → Burn adapter:
 //! BatchNorm `weight`/`bias` become `gamma`/`beta`). Keys are renamed from torchvision's
 //! `resnet18`/`resnet50` state dict (`conv1`, `bn1`, `layerN.B.convK`, `layerN.B.bnK`,
-//! `layerN.B.downsample.{0,1}`); the classifier (`fc.*`) and `num_batches_tracked` are not used.
+//! `layerN.B.downsample.{0,1}`) and from `mobilenet_v3_large` (`features.N.block.J`, built with
+//! `mobilenet_layout = "torchvision"`); the classifier and `num_batches_tracked` are not used.
 
 use std::path::Path;
 
 use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore};
 
-use super::dbnet::{BackboneNet, ResNet};
+use super::dbnet::BackboneNet;
 use super::detector::DetModel;
+use super::mobilenet::MobileNetLayout;
 use crate::error::Error;
 
 /// torchvision → fusedet `ResNet` key renames, applied in order.
@@ -39,20 +41,25 @@ pub struct LoadReport {
     pub unused: Vec<String>,
 }
 
-fn load_resnet(net: &mut ResNet, path: &Path) -> Result<LoadReport, Error> {
+fn load_named<M: ModuleSnapshot>(
+    net: &mut M,
+    path: &Path,
+    keys: &[(String, String)],
+    what: &str,
+) -> Result<LoadReport, Error> {
     let err = |e: String| Error::Config(format!("{}: {e}", path.display()));
     let is_safetensors = path.extension().is_some_and(|e| e == "safetensors");
     let result = if is_safetensors {
         let mut store = SafetensorsStore::from_file(path)
             .with_from_adapter(PyTorchToBurnAdapter)
             .allow_partial(true);
-        for (from, to) in RESNET_KEYS {
+        for (from, to) in keys {
             store = store.with_key_remapping(from, to);
         }
         net.load_from(&mut store).map_err(|e| err(e.to_string()))?
     } else {
         let mut store = PytorchStore::from_file(path).allow_partial(true);
-        for (from, to) in RESNET_KEYS {
+        for (from, to) in keys {
             store = store.with_key_remapping(from, to);
         }
         net.load_from(&mut store).map_err(|e| err(e.to_string()))?
@@ -68,7 +75,7 @@ fn load_resnet(net: &mut ResNet, path: &Path) -> Result<LoadReport, Error> {
             .take(5)
             .collect();
         return Err(err(format!(
-            "not a torchvision ResNet of this depth and width: {} backbone tensors missing (e.g. {})",
+            "not a torchvision {what} of this shape: {} backbone tensors missing (e.g. {})",
             result.missing.len(),
             names.join(", ")
         )));
@@ -83,11 +90,24 @@ fn load_resnet(net: &mut ResNet, path: &Path) -> Result<LoadReport, Error> {
 pub fn load_backbone(model: &mut DetModel, path: &Path) -> Result<LoadReport, Error> {
     match model {
         DetModel::Db(db) => match &mut db.backbone {
-            BackboneNet::ResNet(r) => load_resnet(r, path),
-            BackboneNet::MobileNet(_) => Err(Error::Config(format!(
-                "{}: loading MobileNetV3 backbone weights is not supported yet",
-                path.display()
-            ))),
+            BackboneNet::ResNet(r) => {
+                let keys: Vec<(String, String)> = RESNET_KEYS
+                    .iter()
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+                    .collect();
+                load_named(r, path, &keys, "ResNet")
+            }
+            BackboneNet::MobileNet(m) => {
+                if m.layout() != MobileNetLayout::Torchvision {
+                    return Err(Error::Config(format!(
+                        "{}: torchvision MobileNetV3 weights need model.mobilenet_layout = \"torchvision\" \
+                         (MindOCR's layout has an extra expansion conv in the first block)",
+                        path.display()
+                    )));
+                }
+                let keys = m.torchvision_keys();
+                load_named(m, path, &keys, "MobileNetV3-Large")
+            }
         },
         DetModel::PpOcr(_) => Err(Error::Config(format!(
             "{}: backbone weights apply to DBNet models (arch = \"dbnet\")",
