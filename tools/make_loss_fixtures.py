@@ -16,11 +16,14 @@ def bce(p, g):
 
 
 def balanced_bce(p, g, m, ratio=3.0):
+    return ohem(bce(p, g), g, m, ratio)
+
+
+def ohem(loss, g, m, ratio):
     pos = g * m
     neg = (1 - g) * m
     n_pos = int(pos.sum())
     n_neg = int(min(neg.sum(), np.floor(n_pos * ratio)))
-    loss = bce(p, g)
     neg_loss = np.sort((loss * neg).ravel())[::-1][:n_neg]
     return ((loss * pos).sum() + neg_loss.sum()) / (n_pos + n_neg + 1e-6)
 
@@ -33,6 +36,12 @@ def masked_l1(p, g, m):
     return (np.abs(p - g) * m).sum() / (m.sum() + 1e-6)
 
 
+def balanced_bce_logits(z, g, m, ratio=3.0):
+    # PyTorch's binary_cross_entropy_with_logits: softplus(z) - g z, no clamp.
+    return float(ohem(np.logaddexp(0.0, z) - g * z, g, m, ratio))
+
+
+rng_z = np.random.default_rng(7)
 cases = []
 for k in range(6):
     n, h, w = int(rng.integers(1, 3)), int(rng.integers(6, 16)), int(rng.integers(6, 16))
@@ -50,7 +59,12 @@ for k in range(6):
     prob = balanced_bce(out[:, :1], gt, mask)
     thr = masked_l1(out[:, 1:2], tmap, tmask)
     binary = dice(out[:, 2:3], gt, mask)
-    cases.append({"shape": [n, h, w], "out": out.ravel().tolist(), "gt": gt.ravel().tolist(),
+    # Probability logits, a tenth of them far into saturation (|z| = 40: sigmoid is 0 or 1).
+    z = (rng_z.standard_normal((n, 1, h, w)) * 3).astype(np.float32).astype(float)
+    sat = rng_z.random((n, 1, h, w)) < 0.1
+    z[sat] = 40.0 * np.sign(rng_z.standard_normal(int(sat.sum())))
+    prob_logits = balanced_bce_logits(z, gt, mask)
+    cases.append({"logits": z.ravel().tolist(), "prob_logits": prob_logits,"shape": [n, h, w], "out": out.ravel().tolist(), "gt": gt.ravel().tolist(),
                   "mask": mask.ravel().tolist(), "thresh_map": tmap.ravel().tolist(),
                   "thresh_mask": tmask.ravel().tolist(),
                   "prob": prob, "thresh": thr, "binary": binary, "total": 5 * prob + 10 * thr + binary})

@@ -18,11 +18,11 @@ rng = np.random.default_rng(0)
 BASE = 4
 
 
-def conv_w(cout, cin, k):
+def conv_w(cout, cin, k, rng=rng):
     return (rng.standard_normal((cout, cin, k, k)) * np.sqrt(2.0 / (cin * k * k))).astype(np.float32)
 
 
-def bn(prefix, c, sd):
+def bn(prefix, c, sd, rng=rng):
     sd[prefix + ".weight"] = rng.uniform(0.5, 1.5, c).astype(np.float32)
     sd[prefix + ".bias"] = rng.uniform(-0.2, 0.2, c).astype(np.float32)
     sd[prefix + ".running_mean"] = rng.uniform(-0.1, 0.1, c).astype(np.float32)
@@ -62,10 +62,10 @@ def conv(x, w, stride, pad):
     return np.einsum("nckluv,ockl->nouv", cols, w.astype(np.float64))
 
 
-def batchnorm(x, p):
+def batchnorm(x, p, sd=sd, eps=1e-5):
     g, b = sd[p + ".weight"], sd[p + ".bias"]
     m, v = sd[p + ".running_mean"], sd[p + ".running_var"]
-    s = (g / np.sqrt(v.astype(np.float64) + 1e-5))[None, :, None, None]
+    s = (g / np.sqrt(v.astype(np.float64) + eps))[None, :, None, None]
     return (x - m[None, :, None, None]) * s + b[None, :, None, None]
 
 
@@ -228,15 +228,11 @@ def make_divisible(v, d=8):
 
 
 def mconv_w(cout, cin_per_group, k):
-    return (rng.standard_normal((cout, cin_per_group, k, k)) * np.sqrt(2.0 / (cin_per_group * k * k))).astype(np.float32)
+    return conv_w(cout, cin_per_group, k, rng)
 
 
 def mbn(prefix, c, sd):
-    sd[prefix + ".weight"] = rng.uniform(0.5, 1.5, c).astype(np.float32)
-    sd[prefix + ".bias"] = rng.uniform(-0.2, 0.2, c).astype(np.float32)
-    sd[prefix + ".running_mean"] = rng.uniform(-0.1, 0.1, c).astype(np.float32)
-    sd[prefix + ".running_var"] = rng.uniform(0.5, 2.0, c).astype(np.float32)
-    sd[prefix + ".num_batches_tracked"] = np.array(3, dtype=np.int64)
+    bn(prefix, c, sd, rng)
 
 
 def depthwise(x, w, stride, pad):
@@ -252,10 +248,7 @@ def depthwise(x, w, stride, pad):
 
 
 def mbatchnorm(x, p, sd):
-    g, b = sd[p + ".weight"], sd[p + ".bias"]
-    m, v = sd[p + ".running_mean"], sd[p + ".running_var"]
-    s = (g / np.sqrt(v.astype(np.float64) + 1e-3))[None, :, None, None]
-    return (x - m[None, :, None, None]) * s + b[None, :, None, None]
+    return batchnorm(x, p, sd, eps=1e-3)
 
 
 hswish = lambda x: x * np.clip(x + 3, 0, 6) / 6

@@ -23,8 +23,9 @@ pub struct TrainArgs {
     /// Stop after this step; the learning-rate schedule still follows optim.steps.
     #[arg(long)]
     pub max_steps: Option<usize>,
-    /// Device: cpu (default), or cuda / cuda:N when built with `--features cuda`. Several,
-    /// comma-separated (`cuda:0,cuda:1`), train data-parallel with the batch split between them.
+    /// Device: cpu (default), cuda / cuda:N when built with `--features cuda`, wgpu / wgpu:N
+    /// (Vulkan, Metal, DX12) with `--features wgpu`. Several, comma-separated
+    /// (`cuda:0,cuda:1`), train data-parallel with the batch split between them.
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// No progress bar; one line per checkpoint and validation.
@@ -33,20 +34,42 @@ pub struct TrainArgs {
 }
 
 fn device(name: &str) -> Result<Device> {
+    let index = |n: &str, kind: &str| {
+        n[kind.len() + 1..]
+            .parse::<usize>()
+            .with_context(|| format!("--device {n}: expected {kind}:INDEX"))
+    };
     match name {
-        "cpu" | "flex" => Ok(Device::default()),
+        // Explicitly Flex: in a GPU build Burn's default device is the GPU.
+        #[cfg(feature = "flex")]
+        "cpu" | "flex" => Ok(Device::flex()),
         #[cfg(feature = "cuda")]
         "cuda" => Ok(Device::cuda(0)),
         #[cfg(feature = "cuda")]
-        n if n.starts_with("cuda:") => {
-            Ok(Device::cuda(n[5..].parse::<usize>().with_context(
-                || format!("--device {n}: expected cuda:INDEX"),
-            )?))
+        n if n.starts_with("cuda:") => Ok(Device::cuda(index(n, "cuda")?)),
+        #[cfg(feature = "wgpu")]
+        "wgpu" => Ok(Device::wgpu(
+            fusedet::burn::tensor::DeviceKind::DefaultDevice,
+        )),
+        #[cfg(feature = "wgpu")]
+        n if n.starts_with("wgpu:") => Ok(Device::wgpu(
+            fusedet::burn::tensor::DeviceKind::DiscreteGpu(index(n, "wgpu")?),
+        )),
+        other => {
+            let _ = index;
+            let built: Vec<&str> = [
+                (cfg!(feature = "flex"), "cpu"),
+                (cfg!(feature = "cuda"), "cuda, cuda:N"),
+                (cfg!(feature = "wgpu"), "wgpu, wgpu:N"),
+            ]
+            .into_iter()
+            .filter_map(|(on, n)| on.then_some(n))
+            .collect();
+            bail!(
+                "device `{other}` is not available in this build (available: {})",
+                built.join(", ")
+            )
         }
-        other => bail!(
-            "device `{other}` is not available in this build (cpu{})",
-            if cfg!(feature = "cuda") { ", cuda" } else { "" }
-        ),
     }
 }
 

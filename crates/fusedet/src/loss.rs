@@ -38,17 +38,44 @@ fn flat<const D: usize>(t: Tensor<D>) -> Tensor<1> {
 /// `log` is clamped at -100 as PyTorch's BCE does. Ties at the k-th largest negative loss share
 /// its weight, so the value equals a top-k sum exactly.
 pub fn balanced_bce(pred: Tensor<4>, gt: Tensor<4>, mask: Tensor<4>, ratio: f64) -> Tensor<1> {
-    let device = pred.device();
-    let (pred, gt, mask) = (flat(pred), flat(gt), flat(mask));
-    let pos = gt.clone().mul(mask.clone());
-    let neg = gt.clone().neg().add_scalar(1.0).mul(mask);
-    let log_p = clamped_log(pred.clone());
-    let log_1mp = clamped_log(pred.neg().add_scalar(1.0));
+    let gt = flat(gt);
+    let log_p = clamped_log(flat(pred.clone()));
+    let log_1mp = clamped_log(flat(pred).neg().add_scalar(1.0));
     let loss = gt
         .clone()
         .mul(log_p)
-        .add(gt.neg().add_scalar(1.0).mul(log_1mp))
+        .add(gt.clone().neg().add_scalar(1.0).mul(log_1mp))
         .neg();
+    ohem_mean(loss, gt, flat(mask), ratio)
+}
+
+/// [`balanced_bce`] computed from the logits `z` of the probability map (P = σ(z)):
+/// `softplus(z) − g·z`, the same values wherever PyTorch's clamped log is not hit, and a
+/// gradient `σ(z) − g` that stays alive where σ(z) rounds to exactly 0 or 1. The imported
+/// PP-OCR detectors are that saturated on the gaps between the words of a text line; on
+/// probabilities their BCE gradient there is zero, so fine-tuning could never split lines.
+pub fn balanced_bce_with_logits(
+    logits: Tensor<4>,
+    gt: Tensor<4>,
+    mask: Tensor<4>,
+    ratio: f64,
+) -> Tensor<1> {
+    let (z, gt) = (flat(logits), flat(gt));
+    // softplus(z) = max(z, 0) + ln(1 + e^{-|z|}), stable for any z.
+    let softplus = z
+        .clone()
+        .clamp_min(0.0)
+        .add(z.clone().abs().neg().exp().add_scalar(1.0).log());
+    let loss = softplus.sub(gt.clone().mul(z));
+    ohem_mean(loss, gt, flat(mask), ratio)
+}
+
+/// Mean of the per-pixel `loss` over every positive and the `min(negatives, ratio·positives)`
+/// hardest negatives.
+fn ohem_mean(loss: Tensor<1>, gt: Tensor<1>, mask: Tensor<1>, ratio: f64) -> Tensor<1> {
+    let device = loss.device();
+    let pos = gt.clone().mul(mask.clone());
+    let neg = gt.neg().add_scalar(1.0).mul(mask);
     let n_pos = pos.clone().sum().into_scalar::<f32>() as f64;
     let n_neg_avail = neg.clone().sum().into_scalar::<f32>() as f64;
     let n_neg = n_neg_avail.min((n_pos * ratio).floor());
@@ -139,8 +166,9 @@ pub struct DbLossParts {
     pub binary: Tensor<1>,
 }
 
-/// DB's loss on the head outputs `[n, 3, h, w]` (probability, threshold, binary) against the
-/// targets of [`crate::targets`] (each `[n, 1, h, w]`).
+/// DB's loss on the head outputs `[n, 3, h, w]` (probability, threshold, binary) or
+/// `[n, 4, h, w]` (the same and the probability logits, whose BCE is then taken through
+/// [`balanced_bce_with_logits`]) against the targets of [`crate::targets`] (each `[n, 1, h, w]`).
 pub fn db_loss(
     out: Tensor<4>,
     gt: Tensor<4>,
@@ -149,11 +177,16 @@ pub fn db_loss(
     thresh_mask: Tensor<4>,
     cfg: &DbLossConfig,
 ) -> DbLossParts {
-    let [n, _, h, w] = out.dims();
-    let prob_map = out.clone().slice([0..n, 0..1, 0..h, 0..w]);
+    let [n, c, h, w] = out.dims();
     let thr = out.clone().slice([0..n, 1..2, 0..h, 0..w]);
-    let bin = out.slice([0..n, 2..3, 0..h, 0..w]);
-    let prob = balanced_bce(prob_map, gt.clone(), mask.clone(), cfg.negative_ratio);
+    let bin = out.clone().slice([0..n, 2..3, 0..h, 0..w]);
+    let prob = if c > 3 {
+        let logits = out.slice([0..n, 3..4, 0..h, 0..w]);
+        balanced_bce_with_logits(logits, gt.clone(), mask.clone(), cfg.negative_ratio)
+    } else {
+        let prob_map = out.slice([0..n, 0..1, 0..h, 0..w]);
+        balanced_bce(prob_map, gt.clone(), mask.clone(), cfg.negative_ratio)
+    };
     let thresh = masked_l1(thr, thresh_map, thresh_mask);
     let binary = dice(bin, gt, mask);
     let total = prob
@@ -194,6 +227,51 @@ mod tests {
         let g: Vec<f32> = g.into_data().try_to_vec().unwrap();
         assert!(g.iter().all(|x| x.is_finite()), "{g:?}");
         assert!(g[2] < 0.0, "the unsaturated positive is pushed up: {g:?}");
+    }
+
+    #[test]
+    fn logits_keep_the_gradient_alive_where_the_probability_saturates() {
+        let device = Device::default().autodiff();
+        // A text-line gap the model is sure about (z = 30, σ = 1.0 in f32) but is background,
+        // and a positive at z = -30.
+        let z = Tensor::<4>::from_data(
+            TensorData::new(vec![30.0f32, -30.0, 0.5, -2.0], [1, 1, 2, 2]),
+            &device,
+        )
+        .require_grad();
+        let gt = Tensor::<4>::from_data(
+            TensorData::new(vec![0.0f32, 1.0, 1.0, 0.0], [1, 1, 2, 2]),
+            &device,
+        );
+        let mask = Tensor::<4>::ones([1, 1, 2, 2], &device);
+        let loss = balanced_bce_with_logits(z.clone(), gt.clone(), mask.clone(), 3.0);
+        // softplus(30) + softplus(30) + softplus(-0.5) + softplus(-2), over 4 pixels.
+        let sp = |x: f64| x.max(0.0) + (-x.abs()).exp().ln_1p();
+        let want = (2.0 * sp(30.0) + sp(-0.5) + sp(-2.0)) / 4.0;
+        let v = loss.clone().into_scalar::<f32>() as f64;
+        assert!((v - want).abs() < 1e-4, "{v} vs {want}");
+        let g: Vec<f32> = z
+            .grad(&loss.backward())
+            .unwrap()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        // d/dz = (σ(z) − g) / 4: +1/4 at the saturated gap, −1/4 at the saturated positive.
+        assert!(
+            (g[0] - 0.25).abs() < 1e-5 && (g[1] + 0.25).abs() < 1e-5,
+            "{g:?}"
+        );
+        // On the probabilities the gap (σ(30) = 1.0 exactly in f32) gets no gradient at all.
+        let p = burn::tensor::activation::sigmoid(z.detach()).into_data();
+        let p = Tensor::<4>::from_data(p, &device).require_grad();
+        let loss = balanced_bce(p.clone(), gt, mask, 3.0);
+        let g: Vec<f32> = p
+            .grad(&loss.backward())
+            .unwrap()
+            .into_data()
+            .try_to_vec()
+            .unwrap();
+        assert_eq!(g[0], 0.0, "{g:?}");
     }
 
     #[test]

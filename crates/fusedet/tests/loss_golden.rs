@@ -18,6 +18,8 @@ struct Case {
     thresh: f64,
     binary: f64,
     total: f64,
+    logits: Vec<f32>,
+    prob_logits: f64,
 }
 
 #[test]
@@ -31,8 +33,19 @@ fn db_loss_terms_match_the_reference() {
         let t = |v: Vec<f32>, ch: usize| {
             Tensor::<4>::from_data(TensorData::new(v, [n, ch, h, w]), &device)
         };
+        let out = t(c.out, 3);
         let parts = db_loss(
-            t(c.out, 3),
+            out.clone(),
+            t(c.gt.clone(), 1),
+            t(c.mask.clone(), 1),
+            t(c.thresh_map.clone(), 1),
+            t(c.thresh_mask.clone(), 1),
+            &DbLossConfig::default(),
+        );
+        // The same maps with the probability logits as a fourth channel: the BCE comes from
+        // the logits (PyTorch's binary_cross_entropy_with_logits), the other terms are unchanged.
+        let with_logits = db_loss(
+            Tensor::cat(vec![out, t(c.logits, 1)], 1),
             t(c.gt, 1),
             t(c.mask, 1),
             t(c.thresh_map, 1),
@@ -45,6 +58,13 @@ fn db_loss_terms_match_the_reference() {
             ("thresh", v(parts.thresh), c.thresh),
             ("binary", v(parts.binary), c.binary),
             ("total", v(parts.total), c.total),
+            ("prob from logits", v(with_logits.prob), c.prob_logits),
+            ("thresh (4 channels)", v(with_logits.thresh), c.thresh),
+            (
+                "total (4 channels)",
+                v(with_logits.total),
+                5.0 * c.prob_logits + 10.0 * c.thresh + c.binary,
+            ),
         ] {
             assert!(
                 (ours - theirs).abs() <= 1e-5 * theirs.abs().max(1.0),

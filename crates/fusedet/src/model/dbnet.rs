@@ -365,16 +365,18 @@ impl DbNet {
             .forward(self.neck.forward(self.backbone.forward(x)))
     }
 
-    /// Training: probability, threshold and approximate binary maps as channels 0, 1, 2.
+    /// Training: probability, threshold and approximate binary maps and the probability
+    /// logits as channels 0, 1, 2, 3.
     ///
     /// # Shapes
-    /// - `x`: `[n, 3, H, W]` → `[n, 3, H, W]`.
+    /// - `x`: `[n, 3, H, W]` → `[n, 4, H, W]`.
     pub fn forward_train(&self, x: Tensor<4>) -> Tensor<4> {
         let f = self.neck.forward(self.backbone.forward(x));
-        let p = self.binarize.forward(f.clone());
+        let z = self.binarize.forward_logits(f.clone());
+        let p = sigmoid(z.clone());
         let t = self.thresh.forward(f);
         let b = sigmoid(p.clone().sub(t.clone()).mul_scalar(self.k));
-        Tensor::cat(vec![p, t, b], 1)
+        Tensor::cat(vec![p, t, b, z], 1)
     }
 }
 
@@ -410,8 +412,8 @@ mod tests {
     }
 
     #[test]
-    fn dbnet_and_dbnetpp_give_three_full_resolution_maps_at_640() {
-        // SPEC §11: DBFPN output 256x160x160; head P, T, B of 1x640x640.
+    fn dbnet_and_dbnetpp_give_full_resolution_maps_at_640() {
+        // SPEC §11: DBFPN output 256x160x160; head P, T, B of 1x640x640 (and P's logits).
         let device = Device::default();
         for use_asf in [false, true] {
             let m = DbNetConfig::new().with_use_asf(use_asf).init(&device);
@@ -419,9 +421,18 @@ mod tests {
             let f = m.neck.forward(m.backbone.forward(x.clone()));
             assert_eq!(f.dims(), [1, 256, 160, 160]);
             let y = m.forward_train(x);
-            assert_eq!(y.dims(), [1, 3, 640, 640]);
-            let v: Vec<f32> = y.into_data().try_to_vec().unwrap();
-            assert!(v.iter().all(|p| (0.0..=1.0).contains(p)));
+            assert_eq!(y.dims(), [1, 4, 640, 640]);
+            let maps: Vec<f32> = y
+                .clone()
+                .slice([0..1, 0..3])
+                .into_data()
+                .try_to_vec()
+                .unwrap();
+            assert!(maps.iter().all(|p| (0.0..=1.0).contains(p)));
+            let p = y.clone().slice([0..1, 0..1]);
+            let z = y.slice([0..1, 3..4]);
+            let diff = (sigmoid(z) - p).abs().max().into_scalar::<f32>();
+            assert!(diff < 1e-6, "channel 3 is not P's logit ({diff})");
         }
     }
 }

@@ -195,7 +195,7 @@ impl DetModel {
         }
     }
 
-    /// Training: P, T, B̂ as channels 0, 1, 2.
+    /// Training: P, T, B̂ and P's logits as channels 0, 1, 2, 3.
     pub fn forward_train(&self, x: Tensor<4>, k: f64) -> Tensor<4> {
         match self {
             Self::Db(m) => m.forward_train(x),
@@ -235,7 +235,7 @@ mod tests {
         for spec in specs {
             let m = DetModel::build(&spec, &device, false).unwrap();
             let y = m.forward_train(Tensor::<4>::zeros([1, 3, 64, 64], &device), spec.k);
-            assert_eq!(y.dims(), [1, 3, 64, 64]);
+            assert_eq!(y.dims(), [1, 4, 64, 64]);
             assert_eq!(
                 m.forward(Tensor::zeros([1, 3, 64, 64], &device)).dims(),
                 [1, 1, 64, 64]

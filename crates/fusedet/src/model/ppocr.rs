@@ -428,9 +428,14 @@ impl DbHead {
     /// # Shapes
     /// - `x`: `[n, in_channels, H/4, W/4]` → probability map `[n, 1, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        sigmoid(self.forward_logits(x))
+    }
+
+    /// The map before the sigmoid (training computes the BCE from it).
+    pub fn forward_logits(&self, x: Tensor<4>) -> Tensor<4> {
         let x = relu(self.bn1.forward(self.conv1.forward(x)));
         let x = relu(self.bn2.forward(self.conv2.forward(x)));
-        sigmoid(self.conv3.forward(x))
+        self.conv3.forward(x)
     }
 }
 
@@ -495,24 +500,25 @@ impl PpOcrDet {
         self
     }
 
-    /// Training: probability, threshold and approximate binary (`sigmoid(k (P - T))`) maps as
-    /// channels 0, 1, 2.
+    /// Training: probability, threshold and approximate binary (`sigmoid(k (P - T))`) maps and
+    /// the probability logits as channels 0, 1, 2, 3.
     ///
     /// # Panics
     /// Without a threshold branch ([`PpOcrDet::with_thresh_branch`]).
     ///
     /// # Shapes
-    /// - `x`: `[n, 3, H, W]` → `[n, 3, H, W]`.
+    /// - `x`: `[n, 3, H, W]` → `[n, 4, H, W]`.
     pub fn forward_train(&self, x: Tensor<4>, k: f64) -> Tensor<4> {
         let thresh = self
             .thresh
             .as_ref()
             .expect("PpOcrDet::forward_train needs a threshold branch");
         let f = self.neck.forward(self.backbone.forward(x));
-        let p = self.head.forward(f.clone());
+        let z = self.head.forward_logits(f.clone());
+        let p = sigmoid(z.clone());
         let t = thresh.forward(f);
         let b = sigmoid(p.clone().sub(t.clone()).mul_scalar(k));
-        Tensor::cat(vec![p, t, b], 1)
+        Tensor::cat(vec![p, t, b, z], 1)
     }
 
     /// # Shapes
