@@ -206,18 +206,16 @@ pub fn db_loss(
 mod tests {
     use super::*;
 
+    /// A 2x2 map.
+    fn map(v: [f32; 4], device: &Device) -> Tensor<4> {
+        Tensor::<4>::from_data(TensorData::new(v.to_vec(), [1, 1, 2, 2]), device)
+    }
+
     #[test]
     fn saturated_predictions_give_finite_gradients() {
         let device = Device::default().autodiff();
-        let p = Tensor::<4>::from_data(
-            TensorData::new(vec![0.0f32, 1.0, 0.3, 1e-40], [1, 1, 2, 2]),
-            &device,
-        )
-        .require_grad();
-        let gt = Tensor::<4>::from_data(
-            TensorData::new(vec![1.0f32, 0.0, 1.0, 0.0], [1, 1, 2, 2]),
-            &device,
-        );
+        let p = map([0.0, 1.0, 0.3, 1e-40], &device).require_grad();
+        let gt = map([1.0, 0.0, 1.0, 0.0], &device);
         let mask = Tensor::<4>::ones([1, 1, 2, 2], &device);
         let loss = balanced_bce(p.clone(), gt, mask, 3.0);
         // Two positives: 100 (p = 0) + -ln 0.3; two negatives: 100 (p = 1) + ~0.
@@ -234,15 +232,8 @@ mod tests {
         let device = Device::default().autodiff();
         // A text-line gap the model is sure about (z = 30, σ = 1.0 in f32) but is background,
         // and a positive at z = -30.
-        let z = Tensor::<4>::from_data(
-            TensorData::new(vec![30.0f32, -30.0, 0.5, -2.0], [1, 1, 2, 2]),
-            &device,
-        )
-        .require_grad();
-        let gt = Tensor::<4>::from_data(
-            TensorData::new(vec![0.0f32, 1.0, 1.0, 0.0], [1, 1, 2, 2]),
-            &device,
-        );
+        let z = map([30.0, -30.0, 0.5, -2.0], &device).require_grad();
+        let gt = map([0.0, 1.0, 1.0, 0.0], &device);
         let mask = Tensor::<4>::ones([1, 1, 2, 2], &device);
         let loss = balanced_bce_with_logits(z.clone(), gt.clone(), mask.clone(), 3.0);
         // softplus(30) + softplus(30) + softplus(-0.5) + softplus(-2), over 4 pixels.
