@@ -33,12 +33,15 @@ pub struct TrainArgs {
     pub quiet: bool,
 }
 
+/// The index of `kind:N`.
+#[cfg(any(feature = "cuda", feature = "wgpu"))]
+fn index(name: &str, kind: &str) -> Result<usize> {
+    name[kind.len() + 1..]
+        .parse::<usize>()
+        .with_context(|| format!("--device {name}: expected {kind}:INDEX"))
+}
+
 fn device(name: &str) -> Result<Device> {
-    let index = |n: &str, kind: &str| {
-        n[kind.len() + 1..]
-            .parse::<usize>()
-            .with_context(|| format!("--device {n}: expected {kind}:INDEX"))
-    };
     match name {
         // Explicitly Flex: in a GPU build Burn's default device is the GPU.
         #[cfg(feature = "flex")]
@@ -56,7 +59,6 @@ fn device(name: &str) -> Result<Device> {
             fusedet::burn::tensor::DeviceKind::DiscreteGpu(index(n, "wgpu")?),
         )),
         other => {
-            let _ = index;
             let built: Vec<&str> = [
                 (cfg!(feature = "flex"), "cpu"),
                 (cfg!(feature = "cuda"), "cuda, cuda:N"),

@@ -67,8 +67,8 @@ impl SqueezeExcite {
 /// Inverted residual block.
 #[derive(Module, Debug)]
 pub struct InvertedResidual {
-    expand: Option<Conv2d>,
-    expand_bn: Option<BatchNorm>,
+    /// 1x1 expansion conv and its BatchNorm (absent where torchvision has none).
+    expand: Option<(Conv2d, BatchNorm)>,
     depthwise: Conv2d,
     depthwise_bn: BatchNorm,
     se: Option<SqueezeExcite>,
@@ -84,9 +84,9 @@ impl InvertedResidual {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = match (&self.expand, &self.expand_bn) {
-            (Some(conv), Some(bn)) => self.act(bn.forward(conv.forward(x.clone()))),
-            _ => x.clone(),
+        let y = match &self.expand {
+            Some((conv, bn)) => self.act(bn.forward(conv.forward(x.clone()))),
+            None => x.clone(),
         };
         let mut y = self.act(self.depthwise_bn.forward(self.depthwise.forward(y)));
         if let Some(se) = &self.se {
@@ -135,8 +135,7 @@ impl MobileNetV3 {
             let (e, o) = (ch(exp), ch(out));
             let expand = layout == MobileNetLayout::Mindcv || e != cin;
             blocks.push(InvertedResidual {
-                expand: expand.then(|| conv(cin, e, 1, 1, 1, false, device)),
-                expand_bn: expand.then(|| bn(e)),
+                expand: expand.then(|| (conv(cin, e, 1, 1, 1, false, device), bn(e))),
                 depthwise: conv(e, e, k, stride, e, false, device),
                 depthwise_bn: bn(e),
                 se: se.then(|| {
@@ -185,8 +184,8 @@ impl MobileNetV3 {
             let to = |field: &str| format!("blocks.{i}.{field}.");
             let mut j = 0;
             if b.expand.is_some() {
-                keys.push((from(j, r"0\."), to("expand")));
-                keys.push((from(j, r"1\."), to("expand_bn")));
+                keys.push((from(j, r"0\."), to("expand.0")));
+                keys.push((from(j, r"1\."), to("expand.1")));
                 j += 1;
             }
             keys.push((from(j, r"0\."), to("depthwise")));

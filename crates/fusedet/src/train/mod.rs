@@ -593,6 +593,14 @@ fn chunk_loss(
     (loss, parts)
 }
 
+/// The loader's next micro-batch.
+fn next_batch(
+    rx: &std::sync::mpsc::Receiver<Result<data::Batch, Error>>,
+) -> Result<data::Batch, Error> {
+    rx.recv()
+        .map_err(|_| Error::Config("the data loader stopped".into()))?
+}
+
 fn add_parts(acc: &mut [f64; 4], p: [f64; 4]) {
     for (a, v) in acc.iter_mut().zip(p) {
         *a += v;
@@ -703,9 +711,7 @@ pub fn train(
             let mut accum = GradientsAccumulator::<DetModel>::new();
             let mut single = None;
             for _ in 0..acc_n {
-                let b = rx
-                    .recv()
-                    .map_err(|_| Error::Config("the data loader stopped".into()))??;
+                let b = next_batch(&rx)?;
                 let (loss, p) = chunk_loss(&model, &b, 0, bs, acc_n, cfg, &ad);
                 add_parts(&mut parts, p);
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -727,9 +733,7 @@ pub fn train(
                 (0..nd).map(|_| GradientsAccumulator::new()).collect();
             let mut first = None;
             for _ in 0..acc_n {
-                let b = rx
-                    .recv()
-                    .map_err(|_| Error::Config("the data loader stopped".into()))??;
+                let b = next_batch(&rx)?;
                 let forks: Vec<DetModel> = replicas.iter().map(|d| model.clone().fork(d)).collect();
                 for (i, (fork, acc)) in forks.iter().zip(&mut accums).enumerate() {
                     let dev = &replicas[i];
