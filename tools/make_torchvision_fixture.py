@@ -227,14 +227,6 @@ def make_divisible(v, d=8):
     return new + d if new < 0.9 * v else new
 
 
-def mconv_w(cout, cin_per_group, k):
-    return conv_w(cout, cin_per_group, k, rng)
-
-
-def mbn(prefix, c, sd):
-    bn(prefix, c, sd, rng)
-
-
 def depthwise(x, w, stride, pad):
     n, c, h, wd = x.shape
     k = w.shape[2]
@@ -247,45 +239,41 @@ def depthwise(x, w, stride, pad):
     return out
 
 
-def mbatchnorm(x, p, sd):
-    return batchnorm(x, p, sd, eps=1e-3)
-
-
 hswish = lambda x: x * np.clip(x + 3, 0, 6) / 6
 hsigmoid = lambda x: np.clip(x + 3, 0, 6) / 6
 
 msd = {}
 stem = make_divisible(16 * ALPHA)
-msd["features.0.0.weight"] = mconv_w(stem, 3, 3)
-mbn("features.0.1", stem, msd)
+msd["features.0.0.weight"] = conv_w(stem, 3, 3, rng)
+bn("features.0.1", stem, msd, rng)
 cin = stem
 for i, (k, exp, out_c, se, hs, stride) in enumerate(LARGE, start=1):
     e, o = make_divisible(exp * ALPHA), make_divisible(out_c * ALPHA)
     p, j = f"features.{i}.block", 0
     if e != cin:
-        msd[f"{p}.0.0.weight"] = mconv_w(e, cin, 1)
-        mbn(f"{p}.0.1", e, msd)
+        msd[f"{p}.0.0.weight"] = conv_w(e, cin, 1, rng)
+        bn(f"{p}.0.1", e, msd, rng)
         j = 1
-    msd[f"{p}.{j}.0.weight"] = mconv_w(e, 1, k)
-    mbn(f"{p}.{j}.1", e, msd)
+    msd[f"{p}.{j}.0.weight"] = conv_w(e, 1, k, rng)
+    bn(f"{p}.{j}.1", e, msd, rng)
     j += 1
     if se:
         r = make_divisible(e // 4)
-        msd[f"{p}.{j}.fc1.weight"] = mconv_w(r, e, 1)
+        msd[f"{p}.{j}.fc1.weight"] = conv_w(r, e, 1, rng)
         msd[f"{p}.{j}.fc1.bias"] = rng.uniform(-0.1, 0.1, r).astype(np.float32)
-        msd[f"{p}.{j}.fc2.weight"] = mconv_w(e, r, 1)
+        msd[f"{p}.{j}.fc2.weight"] = conv_w(e, r, 1, rng)
         msd[f"{p}.{j}.fc2.bias"] = rng.uniform(-0.1, 0.1, e).astype(np.float32)
         j += 1
-    msd[f"{p}.{j}.0.weight"] = mconv_w(o, e, 1)
-    mbn(f"{p}.{j}.1", o, msd)
+    msd[f"{p}.{j}.0.weight"] = conv_w(o, e, 1, rng)
+    bn(f"{p}.{j}.1", o, msd, rng)
     cin = o
-msd["features.16.0.weight"] = mconv_w(6 * cin, cin, 1)
-mbn("features.16.1", 6 * cin, msd)
+msd["features.16.0.weight"] = conv_w(6 * cin, cin, 1, rng)
+bn("features.16.1", 6 * cin, msd, rng)
 msd["classifier.0.weight"] = rng.standard_normal((16, 6 * cin)).astype(np.float32)
 msd["classifier.0.bias"] = np.zeros(16, dtype=np.float32)
 
 x = rng.standard_normal((1, 3, 32, 32)).astype(np.float32)
-y = hswish(mbatchnorm(conv(x, msd["features.0.0.weight"], 2, 1), "features.0.1", msd))
+y = hswish(batchnorm(conv(x, msd["features.0.0.weight"], 2, 1), "features.0.1", msd, eps=1e-3))
 feats = []
 cin = stem
 for i, (k, exp, out_c, se, hs, stride) in enumerate(LARGE, start=1):
@@ -293,9 +281,9 @@ for i, (k, exp, out_c, se, hs, stride) in enumerate(LARGE, start=1):
     act = hswish if hs else (lambda t: np.maximum(t, 0))
     p, j, h = f"features.{i}.block", 0, y
     if e != cin:
-        h = act(mbatchnorm(conv(h, msd[f"{p}.0.0.weight"], 1, 0), f"{p}.0.1", msd))
+        h = act(batchnorm(conv(h, msd[f"{p}.0.0.weight"], 1, 0), f"{p}.0.1", msd, eps=1e-3))
         j = 1
-    h = act(mbatchnorm(depthwise(h, msd[f"{p}.{j}.0.weight"], stride, k // 2), f"{p}.{j}.1", msd))
+    h = act(batchnorm(depthwise(h, msd[f"{p}.{j}.0.weight"], stride, k // 2), f"{p}.{j}.1", msd, eps=1e-3))
     j += 1
     if se:
         g = h.mean(axis=(2, 3), keepdims=True)
@@ -303,12 +291,12 @@ for i, (k, exp, out_c, se, hs, stride) in enumerate(LARGE, start=1):
         g = hsigmoid(conv(g, msd[f"{p}.{j}.fc2.weight"], 1, 0) + msd[f"{p}.{j}.fc2.bias"][None, :, None, None])
         h = h * g
         j += 1
-    h = mbatchnorm(conv(h, msd[f"{p}.{j}.0.weight"], 1, 0), f"{p}.{j}.1", msd)
+    h = batchnorm(conv(h, msd[f"{p}.{j}.0.weight"], 1, 0), f"{p}.{j}.1", msd, eps=1e-3)
     y = h + y if (stride == 1 and cin == o) else h
     cin = o
     if i - 1 in (2, 5, 11):
         feats.append(y)
-feats.append(hswish(mbatchnorm(conv(y, msd["features.16.0.weight"], 1, 0), "features.16.1", msd)))
+feats.append(hswish(batchnorm(conv(y, msd["features.16.0.weight"], 1, 0), "features.16.1", msd, eps=1e-3)))
 
 write_safetensors(msd, out / "mobilenetv3_w01_torchvision.safetensors")
 write_pth(msd, out / "mobilenetv3_w01_torchvision.pth")
