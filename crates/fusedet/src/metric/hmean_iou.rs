@@ -1,4 +1,4 @@
-//! Detection metrics. [`hmean_iou`]: the ICDAR 2015 IoU protocol (as DB's
+//! Text-detection metric. [`hmean_iou`]: the ICDAR 2015 IoU protocol (as DB's
 //! `DetectionIoUEvaluator` and the official RRC script), a MindOCR-compatible variant, and
 //! MMOCR's sweep over score thresholds. SPEC §8.1.
 
