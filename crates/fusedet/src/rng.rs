@@ -48,12 +48,21 @@ impl Rng {
         lo + (hi - lo) * self.f64()
     }
 
-    /// Uniform integer in `[lo, hi)` (`lo` when the range is empty).
+    /// Uniform integer in `[lo, hi)` (`lo` when the range is empty). Unbiased: draws at or
+    /// above the largest multiple of the span below 2^64 are rejected and redrawn (a plain
+    /// modulo would favour the low values).
     pub fn range(&mut self, lo: i64, hi: i64) -> i64 {
         if hi <= lo {
             return lo;
         }
-        lo + (self.next_u64() % (hi - lo) as u64) as i64
+        let span = hi.abs_diff(lo);
+        let limit = u64::MAX - u64::MAX % span;
+        loop {
+            let v = self.next_u64();
+            if v < limit {
+                return lo.wrapping_add((v % span) as i64);
+            }
+        }
     }
 
     /// Uniform index in `[0, n)`.
@@ -91,6 +100,29 @@ mod tests {
             Rng::derive(7, &[1]).next_u64(),
             Rng::derive(8, &[1]).next_u64()
         );
+    }
+
+    #[test]
+    fn integer_ranges_are_unbiased_even_for_spans_near_2_to_the_64() {
+        // Span 3·2^62: a plain `next_u64() % span` puts half of all draws in the lowest third.
+        let (lo, hi) = (i64::MIN, 1i64 << 62);
+        let mut r = Rng::new(3);
+        let n = 30_000;
+        let low = (0..n)
+            .filter(|_| {
+                let v = r.range(lo, hi);
+                assert!((lo..hi).contains(&v));
+                v < i64::MIN + (1i64 << 62)
+            })
+            .count();
+        let frac = low as f64 / n as f64;
+        assert!((frac - 1.0 / 3.0).abs() < 0.015, "lowest third got {frac}");
+        let mut small = Rng::new(4);
+        let mut seen = [0usize; 7];
+        for _ in 0..7_000 {
+            seen[(small.range(-3, 4) + 3) as usize] += 1;
+        }
+        assert!(seen.iter().all(|&c| (850..1150).contains(&c)), "{seen:?}");
     }
 
     #[test]
