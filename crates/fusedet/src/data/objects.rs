@@ -113,52 +113,61 @@ pub fn read_coco(path: &Path, images: &Path) -> Result<ObjectDataset, DatasetErr
     })
 }
 
-/// Reads the class names of a YOLO dataset yaml (`names:` as a `N: name` map or a list).
+/// Reads the class names of a YOLO dataset yaml: `names:` as a `N: name` map or a list (block
+/// or flow style, quoted or not), parsed by a YAML 1.2 parser (`yaml-rust2`).
 pub fn read_yolo_names(path: &Path) -> Result<Vec<String>, DatasetError> {
+    use yaml_rust2::{Yaml, YamlLoader};
     let text = read_text(path)?;
-    let mut names: Vec<(usize, String)> = Vec::new();
-    let mut in_names = false;
-    for (i, raw) in text.lines().enumerate() {
-        let line = raw.split(" #").next().unwrap_or("").trim_end();
-        if line.trim_start().starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        if let Some(rest) = line.strip_prefix("names:") {
-            let rest = rest.trim();
-            if rest.starts_with('[') {
-                let inner = rest.trim_start_matches('[').trim_end_matches(']');
-                for (k, n) in inner.split(',').enumerate() {
-                    names.push((k, n.trim().trim_matches(|c| c == '\'' || c == '"').into()));
-                }
-                break;
+    let docs = YamlLoader::load_from_str(&text).map_err(|e| {
+        DatasetError::parse(
+            path,
+            e.marker().line(),
+            format!("not valid YAML: {}", e.info()),
+        )
+    })?;
+    let layout = |reason: String| DatasetError::Layout {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let names = docs.first().map(|d| &d["names"]).unwrap_or(&Yaml::BadValue);
+    let as_name = |v: &Yaml| match v {
+        Yaml::String(s) => Some(s.clone()),
+        Yaml::Integer(i) => Some(i.to_string()),
+        Yaml::Real(r) => Some(r.clone()),
+        Yaml::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    };
+    let out: Vec<String> = match names {
+        Yaml::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(k, v)| as_name(v).ok_or_else(|| layout(format!("names[{k}] is not a name"))))
+            .collect::<Result<_, _>>()?,
+        Yaml::Hash(map) => {
+            let mut pairs = Vec::with_capacity(map.len());
+            for (k, v) in map {
+                let idx = k
+                    .as_i64()
+                    .filter(|&i| i >= 0)
+                    .ok_or_else(|| layout(format!("names: key {k:?} is not a class index")))?;
+                let name =
+                    as_name(v).ok_or_else(|| layout(format!("names[{idx}] is not a name")))?;
+                pairs.push((idx as usize, name));
             }
-            in_names = true;
-            continue;
-        }
-        if in_names {
-            if !raw.starts_with(' ') && !raw.starts_with('\t') {
-                break;
-            }
-            let item = line.trim();
-            if let Some(n) = item.strip_prefix("- ") {
-                names.push((
-                    names.len(),
-                    n.trim_matches(|c| c == '\'' || c == '"').into(),
+            pairs.sort_by_key(|p| p.0);
+            if pairs.iter().enumerate().any(|(i, p)| p.0 != i) {
+                return Err(layout(
+                    "names: class indices must run 0, 1, 2, ... without gaps".into(),
                 ));
-            } else if let Some((k, n)) = item.split_once(':') {
-                let k = parse_num(k, path, i + 1, "class index")? as usize;
-                names.push((k, n.trim().trim_matches(|c| c == '\'' || c == '"').into()));
             }
+            pairs.into_iter().map(|p| p.1).collect()
         }
+        _ => Vec::new(),
+    };
+    if out.is_empty() {
+        return Err(layout("no `names:` found".into()));
     }
-    if names.is_empty() {
-        return Err(DatasetError::Layout {
-            path: path.to_path_buf(),
-            reason: "no `names:` found".into(),
-        });
-    }
-    names.sort_by_key(|n| n.0);
-    Ok(names.into_iter().map(|n| n.1).collect())
+    Ok(out)
 }
 
 /// Reads YOLO labels: for each image in `images`, `labels/<stem>.txt` with lines
@@ -288,6 +297,32 @@ mod tests {
         assert_eq!(b.class, 1);
         for k in 0..4 {
             assert!((b.bbox[k] - coco.samples[0].boxes[0].bbox[k]).abs() < 1e-3);
+        }
+    }
+
+    #[test]
+    fn yolo_dataset_yaml_in_every_valid_spelling() {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = dir.path().join("d.yaml");
+        let want = vec!["person".to_string(), "traffic light".into(), "a: b".into()];
+        for text in [
+            // A list at column 0 (valid YAML; ultralytics writes this), quoted names.
+            "path: ../data\nnames:\n- person\n- 'traffic light'\n- \"a: b\"\n",
+            "names:\n  0: person\n  1: traffic light # comment\n  2: 'a: b'\nnc: 3\n",
+            "names: [person, \"traffic light\", 'a: b']\n",
+            "names: {2: 'a: b', 0: person, 1: traffic light}\n",
+        ] {
+            std::fs::write(&yaml, text).unwrap();
+            assert_eq!(read_yolo_names(&yaml).unwrap(), want, "{text}");
+        }
+        for (text, what) in [
+            ("names:\n  0: a\n  2: b\n", "without gaps"),
+            ("nc: 2\n", "no `names:`"),
+            ("names: [a, b\n", "not valid YAML"),
+        ] {
+            std::fs::write(&yaml, text).unwrap();
+            let e = read_yolo_names(&yaml).unwrap_err().to_string();
+            assert!(e.contains("d.yaml") && e.contains(what), "{text}: {e}");
         }
     }
 
