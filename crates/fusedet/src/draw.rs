@@ -1,4 +1,8 @@
 //! Drawing detections onto images (overlay PNGs).
+//!
+//! Hand-written on purpose: `imageproc` draws 1-pixel lines only (thick outlines would still be
+//! ours) and brings `nalgebra`, `rand` and `num` with it, a long compile on the 2-core CI for
+//! two small functions.
 
 use image::{Rgb, RgbImage};
 

@@ -1,5 +1,5 @@
 //! A synthetic scene-text generator: words rendered with the DejaVu fonts shipped in
-//! `assets/fonts/` onto textured backgrounds, straight (rotated) or bent along an arc, with
+//! `crates/fusedet/assets/fonts/` onto textured backgrounds, straight (rotated) or bent along an arc, with
 //! polygon labels computed from the same mapping that places the ink — so the labels are exact
 //! (a rotated rectangle, or 8 + 8 points along the arc, around the word's ink extent).
 //!
@@ -14,8 +14,8 @@ use crate::data::TextInstance;
 use crate::rng::Rng;
 
 const FONTS: [&[u8]; 2] = [
-    include_bytes!("../../../assets/fonts/DejaVuSans-Bold.ttf"),
-    include_bytes!("../../../assets/fonts/DejaVuSerif.ttf"),
+    include_bytes!("../assets/fonts/DejaVuSans-Bold.ttf"),
+    include_bytes!("../assets/fonts/DejaVuSerif.ttf"),
 ];
 
 const CHARSET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";

@@ -1,5 +1,10 @@
 //! Training curves as a PNG: loss parts against step on the left axis, validation hmean
 //! (0..1) on the right.
+//!
+//! Considered `plotters`: its text needs either `font-kit` (system fonts through fontconfig,
+//! absent on minimal machines) or registering a font for its `ab_glyph` backend, and its
+//! bitmap backend adds a dependency tree to every build; one line chart with a legend is
+//! ~150 lines here, drawn with the same shipped DejaVu font as `fusedet synth`.
 
 use ab_glyph::{Font, FontArc, PxScale, ScaleFont, point};
 use image::{Rgb, RgbImage};
@@ -17,10 +22,8 @@ pub struct Series<'a> {
 }
 
 fn font() -> FontArc {
-    FontArc::try_from_slice(include_bytes!(
-        "../../../../assets/fonts/DejaVuSans-Bold.ttf"
-    ))
-    .expect("shipped font parses")
+    FontArc::try_from_slice(include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf"))
+        .expect("shipped font parses")
 }
 
 fn text(img: &mut RgbImage, f: &FontArc, s: &str, x: f32, y: f32, px: f32, color: [u8; 3]) {
