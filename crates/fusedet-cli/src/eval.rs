@@ -178,7 +178,7 @@ fn run_model(a: &EvalArgs, samples: &[TextSample]) -> Result<Vec<Polys>> {
     let mut out: Vec<Polys> = Vec::with_capacity(files.len());
     let failures = detect_files(&det, &files, a.detector.batch_size, &bar, |_, r| {
         match r {
-            Ok((_, dets)) => out.push(dets.into_iter().map(|d| (d.points, d.score)).collect()),
+            Ok((_, dets)) => out.push(dets.iter().map(|d| (d.points(), d.score)).collect()),
             Err(e) => {
                 bar.suspend(|| eprintln!("error: {e}"));
                 out.push(Vec::new());
@@ -209,22 +209,32 @@ fn write_outputs(
                 .with_context(|| format!("writing {}", path.display()))?;
         }
     }
-    let mut csv = String::from("image,gt_care,det_care,matched,precision,recall,hmean\n");
+    // The csv crate quotes fields as RFC 4180 says (a path with a comma or a quote stays one
+    // field).
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "image",
+        "gt_care",
+        "det_care",
+        "matched",
+        "precision",
+        "recall",
+        "hmean",
+    ])?;
     for (s, c) in samples.iter().zip(per) {
         let sc = Scores::from_totals(c.matched, c.gt_care, c.det_care);
-        writeln!(
-            csv,
-            "{},{},{},{},{:.4},{:.4},{:.4}",
-            s.image.display(),
-            c.gt_care,
-            c.det_care,
-            c.matched,
-            sc.precision,
-            sc.recall,
-            sc.hmean
-        )?;
+        w.write_record([
+            s.image.display().to_string(),
+            c.gt_care.to_string(),
+            c.det_care.to_string(),
+            c.matched.to_string(),
+            format!("{:.4}", sc.precision),
+            format!("{:.4}", sc.recall),
+            format!("{:.4}", sc.hmean),
+        ])?;
     }
-    zoo::write_atomic(&out.join("per_image.csv"), csv.as_bytes())?;
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;
+    zoo::write_atomic(&out.join("per_image.csv"), &bytes)?;
     // Report: the worst images (most errors first), GT and detections drawn.
     let report = out.join("report");
     std::fs::create_dir_all(&report)?;
@@ -266,6 +276,7 @@ fn write_outputs(
             .and_then(|x| x.to_str())
             .unwrap_or("image");
         save_png(&canvas, &report.join(format!("{stem}.png")))?;
+        let stem = html_escape(stem);
         writeln!(
             html,
             "<h2>{stem}: {} missed, {} false positives (hmean {:.3})</h2><img src=\"{stem}.png\">",
@@ -276,4 +287,12 @@ fn write_outputs(
     }
     zoo::write_atomic(&report.join("index.html"), html.as_bytes())?;
     Ok(())
+}
+
+/// Text safe inside HTML elements and double-quoted attributes.
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

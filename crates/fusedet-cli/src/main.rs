@@ -3,6 +3,7 @@
 mod bench;
 mod convert;
 mod detect;
+mod device;
 mod eval;
 mod train;
 

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use fusedet::burn::tensor::Device;
+use fusedet::run_dir::{is_run_dir, next_run_dir};
 use fusedet::synth::{Synth, SynthConfig};
-use fusedet::train::{Event, TrainConfig, TrainOptions, is_run_dir, train};
+use fusedet::train::{Event, TrainConfig, TrainOptions, train};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Args, Debug)]
@@ -14,7 +14,8 @@ pub struct TrainArgs {
     /// Recipe (TOML: [model] [loss] [targets] [postprocess] [eval] [data] [optim] [run]).
     /// Optional with --resume (the run directory's config.toml is used).
     pub config: Option<PathBuf>,
-    /// Run directory (config, checkpoints, metrics.csv, curves.png).
+    /// Run directory (config, weights/{last,best}.bpk, checkpoints, metrics.csv, curves.png)
+    /// [default: runs/train/<recipe name>, then <recipe name>2, 3, ...].
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue the run in this directory from its latest checkpoint.
@@ -31,48 +32,6 @@ pub struct TrainArgs {
     /// No progress bar; one line per checkpoint and validation.
     #[arg(long)]
     pub quiet: bool,
-}
-
-/// The index of `kind:N`.
-#[cfg(any(feature = "cuda", feature = "wgpu"))]
-fn index(name: &str, kind: &str) -> Result<usize> {
-    name[kind.len() + 1..]
-        .parse::<usize>()
-        .with_context(|| format!("--device {name}: expected {kind}:INDEX"))
-}
-
-fn device(name: &str) -> Result<Device> {
-    match name {
-        // Explicitly Flex: in a GPU build Burn's default device is the GPU.
-        #[cfg(feature = "flex")]
-        "cpu" | "flex" => Ok(Device::flex()),
-        #[cfg(feature = "cuda")]
-        "cuda" => Ok(Device::cuda(0)),
-        #[cfg(feature = "cuda")]
-        n if n.starts_with("cuda:") => Ok(Device::cuda(index(n, "cuda")?)),
-        #[cfg(feature = "wgpu")]
-        "wgpu" => Ok(Device::wgpu(
-            fusedet::burn::tensor::DeviceKind::DefaultDevice,
-        )),
-        #[cfg(feature = "wgpu")]
-        n if n.starts_with("wgpu:") => Ok(Device::wgpu(
-            fusedet::burn::tensor::DeviceKind::DiscreteGpu(index(n, "wgpu")?),
-        )),
-        other => {
-            let built: Vec<&str> = [
-                (cfg!(feature = "flex"), "cpu"),
-                (cfg!(feature = "cuda"), "cuda, cuda:N"),
-                (cfg!(feature = "wgpu"), "wgpu, wgpu:N"),
-            ]
-            .into_iter()
-            .filter_map(|(on, n)| on.then_some(n))
-            .collect();
-            bail!(
-                "device `{other}` is not available in this build (available: {})",
-                built.join(", ")
-            )
-        }
-    }
 }
 
 pub fn run(a: TrainArgs) -> Result<()> {
@@ -95,9 +54,10 @@ pub fn run(a: TrainArgs) -> Result<()> {
                 .config
                 .clone()
                 .context("a recipe is needed (fusedet train CONFIG), or --resume DIR")?;
+            let name = cfg.file_stem().and_then(|s| s.to_str()).unwrap_or("exp");
             let out = out
                 .clone()
-                .unwrap_or_else(|| PathBuf::from("runs").join(cfg.file_stem().unwrap_or_default()));
+                .unwrap_or_else(|| next_run_dir(&PathBuf::from("runs/train"), name));
             if out.join("checkpoints").is_dir() {
                 bail!(
                     "{} already holds a run: continue it with --resume {0}, or choose another --out",
@@ -115,7 +75,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         devices: a
             .device
             .split(',')
-            .map(|d| device(d.trim()))
+            .map(|d| crate::device::parse(d.trim()))
             .collect::<Result<_>>()?,
     };
     let bar = if a.quiet {

@@ -110,9 +110,12 @@ fn tiny_icdar15(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBu
 
 #[test]
 fn eval_scores_submission_files_and_writes_the_report() {
-    let dir = tempfile::tempdir().unwrap();
-    let (images, gt) = tiny_icdar15(dir.path());
-    let res = dir.path().join("res");
+    let tmp = tempfile::tempdir().unwrap();
+    // A comma and a quote in the path: per_image.csv must still have one field per column.
+    let dir = tmp.path().join("set \"a\", b");
+    let (images, gt) = tiny_icdar15(&dir);
+    let dir = dir.as_path();
+    let res = dir.join("res");
     std::fs::create_dir_all(&res).unwrap();
     // img_1: the word found, plus one box inside the ### region (ignored); img_2: a miss and
     // a false positive.
@@ -122,8 +125,8 @@ fn eval_scores_submission_files_and_writes_the_report() {
     )
     .unwrap();
     std::fs::write(res.join("res_img_2.txt"), "40,40,60,40,60,46,40,46\r\n").unwrap();
-    let summary = dir.path().join("summary.json");
-    let out = dir.path().join("out");
+    let summary = dir.join("summary.json");
+    let out = dir.join("out");
     let (rc, stdout, err) = fusedet(
         &[
             "eval",
@@ -138,7 +141,7 @@ fn eval_scores_submission_files_and_writes_the_report() {
             "--out",
             out.to_str().unwrap(),
         ],
-        dir.path(),
+        dir,
     );
     assert_eq!(rc, 0, "{err}");
     let s: serde_json::Value =
@@ -150,6 +153,15 @@ fn eval_scores_submission_files_and_writes_the_report() {
     assert!(stdout.contains("hmean 0.5000"), "{stdout}");
     let csv = std::fs::read_to_string(out.join("per_image.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
+    let row = csv.lines().nth(1).unwrap();
+    assert!(
+        row.starts_with('"') && row.contains("\"\"a\"\", b"),
+        "{csv}"
+    );
+    assert!(
+        row.ends_with("img_1.jpg\",1,1,1,1.0000,1.0000,1.0000"),
+        "{csv}"
+    );
     assert!(out.join("report/index.html").is_file());
     assert!(out.join("report/img_2.png").is_file());
 }

@@ -102,7 +102,13 @@ fn a_trained_run_directory_works_with_detect_and_eval() {
         .arg(&run)
         .arg("--quiet"));
     assert!(text.contains("12 steps"), "{text}");
-    for f in ["config.toml", "metrics.csv", "curves.png", "best/model.bpk"] {
+    for f in [
+        "config.toml",
+        "metrics.csv",
+        "curves.png",
+        "weights/best.bpk",
+        "weights/last.bpk",
+    ] {
         assert!(run.join(f).is_file(), "{f} missing");
     }
     assert_eq!(losses(&run).len(), 12);
@@ -122,10 +128,22 @@ fn a_trained_run_directory_works_with_detect_and_eval() {
         .arg(data.join("images"))
         .arg("--model")
         .arg(&run)
+        .args(["--device", "cpu"])
         .arg("--json")
         .arg(&json));
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 3);
+    // The library's Detector reads the same run directory and gives the same detections.
+    let det = fusedet::Detector::from_pretrained(
+        run.to_str().unwrap(),
+        &fusedet::burn::tensor::Device::default(),
+    )
+    .unwrap();
+    for r in v.as_array().unwrap() {
+        let img = fusedet::preprocess::load_image(Path::new(r["image"].as_str().unwrap())).unwrap();
+        let ours = serde_json::to_value(det.detect(&img).unwrap()).unwrap();
+        assert_eq!(ours, r["detections"], "{}", r["image"]);
+    }
     let report = tmp.path().join("eval.json");
     let text = ok(bin()
         .args(["eval", "--format", "paddle", "--images"])
@@ -134,11 +152,28 @@ fn a_trained_run_directory_works_with_detect_and_eval() {
         .arg(data.join("labels.txt"))
         .arg("--model")
         .arg(&run)
+        .args(["--device", "cpu"])
         .arg("--json")
         .arg(&report));
     assert!(text.contains("hmean"), "{text}");
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     assert!(v.to_string().contains("hmean"));
+
+    // A device this build does not have is refused, naming what it has.
+    let out = bin()
+        .arg("detect")
+        .arg(data.join("images"))
+        .arg("--model")
+        .arg(&run)
+        .args(["--device", "tpu:3"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("tpu:3") && err.contains("available") && !err.contains("panicked"),
+        "{err}"
+    );
 
     // A directory that is not a run is refused with its name.
     let out = bin()
@@ -156,14 +191,35 @@ fn a_trained_run_directory_works_with_detect_and_eval() {
 fn bad_recipes_and_resumes_are_refused_with_the_file_named() {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tmp.path().join("bad.toml");
-    std::fs::write(&cfg, "[model]\nbackbone = \"resnet34\"\n").unwrap();
-    let out = bin().arg("train").arg(&cfg).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
-    assert!(
-        err.contains("bad.toml") && err.contains("resnet34"),
-        "{err}"
-    );
+    // An unknown backbone, a key of another backbone type (`base_width` is ResNet's), a key of
+    // another neck (`asf` is FPNC's), a key of the old flat layout, an invalid value.
+    let model = "[model]\narch = \"dbnet\"\n";
+    for (section, key) in [
+        ("[model.backbone]\ntype = \"resnet34\"\n", "resnet34"),
+        (
+            "[model.backbone]\ntype = \"lcnet_v3\"\nbase_width = 8\n",
+            "base_width",
+        ),
+        ("[model.neck]\ntype = \"rse_fpn\"\nasf = true\n", "asf"),
+        ("use_asf = true\n", "use_asf"),
+        (
+            "[model.neck]\ntype = \"fpnc\"\nchannels = 20\n",
+            "model.neck.channels",
+        ),
+    ] {
+        std::fs::write(
+            &cfg,
+            format!("{model}{section}[data.train]\nkind = \"synth\"\ncount = 4\n"),
+        )
+        .unwrap();
+        let out = bin().arg("train").arg(&cfg).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(
+            err.contains("bad.toml") && err.contains(key) && !err.contains("panicked"),
+            "{section}: {err}"
+        );
+    }
     let out = bin()
         .arg("train")
         .arg("--resume")

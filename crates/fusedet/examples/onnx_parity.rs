@@ -5,7 +5,7 @@
 //! the largest absolute difference exceeds the tolerance (default 1e-3).
 use burn::prelude::*;
 use fusedet::import::{LoadParams, ParamStream};
-use fusedet::model::PpOcrDetConfig;
+use fusedet::model::{DbNet, DbNetSpec};
 
 fn read_f32(p: &str) -> Vec<f32> {
     std::fs::read(p)
@@ -26,7 +26,7 @@ fn main() {
         .map(|t| t.parse().expect("tolerance"))
         .unwrap_or(1e-3);
     let device = Device::default();
-    let mut model = PpOcrDetConfig::new().init(&device);
+    let mut model = DbNet::new(&DbNetSpec::ppocr_mobile(), false, &device);
     let mut s = ParamStream::from_file(a[1].as_ref(), &device).expect("model");
     model.load_params(&mut s).expect("weights");
     let shape: Vec<usize> = a[3].split(',').map(|v| v.parse().expect("shape")).collect();

@@ -1,6 +1,6 @@
 //! Error types, one per boundary, under one [`Error`].
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Any fusedet error.
 #[derive(Debug, thiserror::Error)]
@@ -17,11 +17,20 @@ pub enum Error {
     Zoo(#[from] ZooError),
     /// Reading or writing annotations.
     #[error(transparent)]
-    Dataset(#[from] crate::data::DatasetError),
-    /// Invalid settings.
-    #[error("invalid configuration: {0}")]
-    Config(String),
-    /// Reading or writing a file (run directories, checkpoints).
+    Dataset(#[from] DatasetError),
+    /// A recipe or a setting that is not valid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Saving or loading a checkpoint or a run directory.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// Training could not go on.
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    /// Inputs that do not fit together (e.g. one batch of images of different sizes).
+    #[error("invalid input: {0}")]
+    Input(String),
+    /// Reading or writing a file (outputs, reports).
     #[error("{path}: {source}")]
     Io {
         /// The file.
@@ -29,6 +38,143 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+}
+
+impl Error {
+    /// An I/O error on `path`.
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// A recipe or setting that is not valid.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The recipe.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The TOML does not parse or does not fit the schema (an unknown key, a wrong type, a key
+    /// that does not apply to the chosen architecture); the message names the key and line.
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The recipe.
+        path: PathBuf,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value is out of range or does not fit the others.
+    #[error("{}`{key}` {reason}", in_file(path.as_deref()))]
+    Invalid {
+        /// The recipe, when known.
+        path: Option<PathBuf>,
+        /// The key, dotted (`model.neck.channels`).
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn in_file(path: Option<&Path>) -> String {
+    path.map(|p| format!("{}: ", p.display()))
+        .unwrap_or_default()
+}
+
+impl ConfigError {
+    /// A bad value of `key`.
+    pub fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            path: None,
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The same error, naming the recipe file.
+    pub fn in_file(self, file: &Path) -> Self {
+        match self {
+            Self::Invalid { key, reason, .. } => Self::Invalid {
+                path: Some(file.to_path_buf()),
+                key,
+                reason,
+            },
+            other => other,
+        }
+    }
+}
+
+/// A checkpoint or run directory that could not be written or read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// A file system operation failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Burn could not encode or decode the record, or it does not fit the model.
+    #[error("{path}: {reason}")]
+    Record {
+        /// The file.
+        path: PathBuf,
+        /// What Burn said.
+        reason: String,
+    },
+    /// The directory is not a run directory, or holds no weights.
+    #[error("{path}: {reason}")]
+    Layout {
+        /// The directory.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
+}
+
+/// Training that could not go on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrainError {
+    /// The loss became NaN or infinite.
+    #[error("the loss is not finite at step {step} ({loss}); lower optim.lr or check the data")]
+    NonFinite {
+        /// The optimizer step.
+        step: usize,
+        /// The loss.
+        loss: f64,
+    },
+    /// The data loader thread stopped.
+    #[error("the data loader stopped: {0}")]
+    Loader(String),
+    /// The run directory belongs to another recipe or cannot be resumed.
+    #[error("{path}: {reason}")]
+    Resume {
+        /// The run directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A device name that this build cannot use.
+    #[error("device `{name}`: {reason}")]
+    Device {
+        /// The name given.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// Reading a tensor back from the device failed.
+    #[error("reading a tensor from the device: {0}")]
+    Readback(String),
 }
 
 /// An image that could not be read or used.
@@ -79,6 +225,14 @@ pub enum ImportError {
         /// The file.
         path: PathBuf,
         /// The decoder's message.
+        reason: String,
+    },
+    /// Named weights (SafeTensors / PyTorch) that could not be loaded.
+    #[error("{path}: {reason}")]
+    Weights {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
         reason: String,
     },
     /// The graph's tensors do not fit the module being loaded.
@@ -135,6 +289,55 @@ pub enum ZooError {
         /// What went wrong.
         reason: String,
     },
+}
+
+/// An annotation that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DatasetError {
+    /// The file or directory could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A line does not follow the format.
+    #[error("{path}:{line}: {reason}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The dataset as a whole is unusable (no images, a label without its image, ...).
+    #[error("{path}: {reason}")]
+    Layout {
+        /// The file or directory.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl DatasetError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn parse(path: &Path, line: usize, reason: impl Into<String>) -> Self {
+        Self::Parse {
+            path: path.to_path_buf(),
+            line,
+            reason: reason.into(),
+        }
+    }
 }
 
 /// Result with [`Error`].

@@ -2,6 +2,7 @@
 //! negative mining on the probability map, dice loss on the approximate binary map, masked L1
 //! on the threshold map; total `5·L_s + 10·L_t + L_b`.
 
+use crate::model::head::DbMaps;
 use burn::prelude::*;
 
 /// Loss weights and the negative:positive ratio.
@@ -166,26 +167,23 @@ pub struct DbLossParts {
     pub binary: Tensor<1>,
 }
 
-/// DB's loss on the head outputs `[n, 3, h, w]` (probability, threshold, binary) or
-/// `[n, 4, h, w]` (the same and the probability logits, whose BCE is then taken through
+/// DB's loss on the head's maps (each `[n, 1, h, w]`: probability, threshold, binary, and the
+/// probability logits when present, whose BCE is then taken through
 /// [`balanced_bce_with_logits`]) against the targets of [`crate::targets`] (each `[n, 1, h, w]`).
 pub fn db_loss(
-    out: Tensor<4>,
+    maps: DbMaps,
     gt: Tensor<4>,
     mask: Tensor<4>,
     thresh_map: Tensor<4>,
     thresh_mask: Tensor<4>,
     cfg: &DbLossConfig,
 ) -> DbLossParts {
-    let [n, c, h, w] = out.dims();
-    let thr = out.clone().slice([0..n, 1..2, 0..h, 0..w]);
-    let bin = out.clone().slice([0..n, 2..3, 0..h, 0..w]);
-    let prob = if c > 3 {
-        let logits = out.slice([0..n, 3..4, 0..h, 0..w]);
-        balanced_bce_with_logits(logits, gt.clone(), mask.clone(), cfg.negative_ratio)
-    } else {
-        let prob_map = out.slice([0..n, 0..1, 0..h, 0..w]);
-        balanced_bce(prob_map, gt.clone(), mask.clone(), cfg.negative_ratio)
+    let (thr, bin) = (maps.thresh, maps.binary);
+    let prob = match maps.logits {
+        Some(logits) => {
+            balanced_bce_with_logits(logits, gt.clone(), mask.clone(), cfg.negative_ratio)
+        }
+        None => balanced_bce(maps.prob, gt.clone(), mask.clone(), cfg.negative_ratio),
     };
     let thresh = masked_l1(thr, thresh_map, thresh_mask);
     let binary = dice(bin, gt, mask);

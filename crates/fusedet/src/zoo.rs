@@ -9,6 +9,7 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 
 use crate::error::ZooError;
+pub use crate::fsutil::write_atomic;
 
 /// A pretrained detection model shipped inside a PyPI package.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,17 +190,6 @@ pub fn verify(path: &Path, expected: &str) -> Result<(), ZooError> {
         });
     }
     Ok(())
-}
-
-/// Writes a file atomically: a temporary file beside it, then a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp{}",
-        path.extension().and_then(|e| e.to_str()).unwrap_or(""),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

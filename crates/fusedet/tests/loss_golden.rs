@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use fusedet::burn::prelude::*;
 use fusedet::loss::{DbLossConfig, db_loss};
+use fusedet::model::DbMaps;
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -34,18 +35,29 @@ fn db_loss_terms_match_the_reference() {
             Tensor::<4>::from_data(TensorData::new(v, [n, ch, h, w]), &device)
         };
         let out = t(c.out, 3);
+        let [_, _, oh, ow] = out.dims();
+        let ch = |k: usize| out.clone().slice([0..n, k..k + 1, 0..oh, 0..ow]);
+        let maps = DbMaps {
+            prob: ch(0),
+            thresh: ch(1),
+            binary: ch(2),
+            logits: None,
+        };
         let parts = db_loss(
-            out.clone(),
+            maps.clone(),
             t(c.gt.clone(), 1),
             t(c.mask.clone(), 1),
             t(c.thresh_map.clone(), 1),
             t(c.thresh_mask.clone(), 1),
             &DbLossConfig::default(),
         );
-        // The same maps with the probability logits as a fourth channel: the BCE comes from
-        // the logits (PyTorch's binary_cross_entropy_with_logits), the other terms are unchanged.
+        // The same maps with the probability logits: the BCE comes from the logits (PyTorch's
+        // binary_cross_entropy_with_logits), the other terms are unchanged.
         let with_logits = db_loss(
-            Tensor::cat(vec![out, t(c.logits, 1)], 1),
+            DbMaps {
+                logits: Some(t(c.logits, 1)),
+                ..maps
+            },
             t(c.gt, 1),
             t(c.mask, 1),
             t(c.thresh_map, 1),
@@ -59,9 +71,9 @@ fn db_loss_terms_match_the_reference() {
             ("binary", v(parts.binary), c.binary),
             ("total", v(parts.total), c.total),
             ("prob from logits", v(with_logits.prob), c.prob_logits),
-            ("thresh (4 channels)", v(with_logits.thresh), c.thresh),
+            ("thresh (with logits)", v(with_logits.thresh), c.thresh),
             (
-                "total (4 channels)",
+                "total (with logits)",
                 v(with_logits.total),
                 5.0 * c.prob_logits + 10.0 * c.thresh + c.binary,
             ),

@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use fusedet::burn::prelude::*;
-use fusedet::model::detector::{Backbone, MobileNetLayout};
-use fusedet::model::torchvision::load_backbone;
-use fusedet::model::{DetModel, ModelSpec};
+use fusedet::import::torchvision::load_backbone;
+use fusedet::model::backbone::MobileNetLayout;
+use fusedet::model::{BackboneSpec, DbNet, DbNetSpec, NeckSpec};
 
 #[derive(serde::Deserialize)]
 struct Feature {
@@ -45,15 +45,17 @@ fn torchvision_mobilenetv3_pytorch_checkpoint_reproduces_the_reference_features(
 #[test]
 fn torchvision_mobilenetv3_weights_need_the_torchvision_layout() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let spec = ModelSpec {
-        backbone: Backbone::Mobilenetv3,
-        scale: 0.1,
-        neck_channels: Some(16),
-        ..ModelSpec::default()
-    };
-    let mut model = DetModel::build(&spec, &Device::default(), false).unwrap();
+    let spec = spec(
+        BackboneSpec::MobilenetV3 {
+            scale: 0.1,
+            layout: MobileNetLayout::Mindcv,
+            weights: None,
+        },
+        16,
+    );
+    let mut model = DbNet::new(&spec, false, &Device::default());
     let err = load_backbone(
-        &mut model,
+        &mut model.backbone,
         &dir.join("mobilenetv3_w01_torchvision.safetensors"),
     )
     .unwrap_err()
@@ -65,13 +67,14 @@ fn torchvision_mobilenetv3_weights_need_the_torchvision_layout() {
 }
 
 fn check_mobilenet(file: &str) {
-    let spec = ModelSpec {
-        backbone: Backbone::Mobilenetv3,
-        scale: 0.1,
-        mobilenet_layout: MobileNetLayout::Torchvision,
-        neck_channels: Some(16),
-        ..ModelSpec::default()
-    };
+    let spec = spec(
+        BackboneSpec::MobilenetV3 {
+            scale: 0.1,
+            layout: MobileNetLayout::Torchvision,
+            weights: None,
+        },
+        16,
+    );
     // At width 0.1, 11 of the 15 blocks expand (exp != in after rounding): stem + 11
     // expansions + 15 depthwise + 15 projections + last = 43 convs (x1) and BatchNorms (x4),
     // plus 8 SE pairs (weight and bias, x4): 43 + 172 + 32 = 247.
@@ -80,25 +83,37 @@ fn check_mobilenet(file: &str) {
 }
 
 fn check(file: &str) {
-    let spec = ModelSpec {
-        base_width: 4,
-        neck_channels: Some(16),
-        ..ModelSpec::default()
-    };
+    let spec = spec(
+        BackboneSpec::Resnet18 {
+            base_width: 4,
+            weights: None,
+        },
+        16,
+    );
     // 20 convs + 20 BatchNorms x 4 tensors = 100 backbone tensors; fc and the counters unused.
     compare(file, "resnet18_w4_features.json", &spec, 100, "fc");
 }
 
-fn compare(file: &str, features: &str, spec: &ModelSpec, tensors: usize, head: &str) {
+fn spec(backbone: BackboneSpec, channels: usize) -> DbNetSpec {
+    DbNetSpec {
+        backbone,
+        neck: NeckSpec::Fpnc {
+            channels,
+            asf: false,
+        },
+        ..DbNetSpec::default()
+    }
+}
+
+fn compare(file: &str, features: &str, spec: &DbNetSpec, tensors: usize, head: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let fx: Fixture =
         serde_json::from_str(&std::fs::read_to_string(dir.join(features)).unwrap()).unwrap();
     let device = Device::default();
-    let mut model = DetModel::build(spec, &device, false).unwrap();
-    let report = load_backbone(&mut model, &dir.join(file)).unwrap();
+    let mut db = DbNet::new(spec, false, &device);
+    let report = load_backbone(&mut db.backbone, &dir.join(file)).unwrap();
     assert_eq!(report.applied, tensors, "{report:?}");
     assert!(report.unused.iter().any(|u| u.contains(head)), "{report:?}");
-    let DetModel::Db(db) = &model else { panic!() };
     let x = Tensor::<4>::from_data(TensorData::new(fx.input.clone(), [1, 3, 32, 32]), &device);
     let feats = db.backbone.forward(x);
     assert_eq!(feats.len(), 4);
@@ -127,13 +142,17 @@ fn a_checkpoint_of_another_shape_is_refused_with_its_name() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let device = Device::default();
     // Width 8 does not fit a width-4 checkpoint.
-    let spec = ModelSpec {
-        base_width: 8,
-        neck_channels: Some(32),
-        ..ModelSpec::default()
-    };
-    let mut model = DetModel::build(&spec, &device, false).unwrap();
+    let spec = spec(
+        BackboneSpec::Resnet18 {
+            base_width: 8,
+            weights: None,
+        },
+        32,
+    );
+    let mut model = DbNet::new(&spec, false, &device);
     let path = dir.join("resnet18_w4_torchvision.safetensors");
-    let err = load_backbone(&mut model, &path).unwrap_err().to_string();
+    let err = load_backbone(&mut model.backbone, &path)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("resnet18_w4_torchvision.safetensors"), "{err}");
 }

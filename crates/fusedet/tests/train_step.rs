@@ -6,7 +6,7 @@ use fusedet::burn::optim::momentum::MomentumConfig;
 use fusedet::burn::optim::{GradientsParams, SgdConfig};
 use fusedet::burn::prelude::*;
 use fusedet::loss::{DbLossConfig, db_loss};
-use fusedet::model::{DbNetConfig, ResNetDepth};
+use fusedet::model::{DbNet, DbNetSpec};
 use fusedet::targets::{DbTargetConfig, make_db_targets};
 
 #[test]
@@ -28,9 +28,7 @@ fn sgd_steps_on_one_image_lower_the_db_loss() {
     let (gt, mask) = (map(t.binary_map), map(t.mask));
     let (tmap, tmask) = (map(t.thresh_map), map(t.thresh_mask));
     let x = Tensor::<4>::from_data(TensorData::new(img, [1, 3, h, w]), &device);
-    let mut model = DbNetConfig::new()
-        .with_backbone(ResNetDepth::R18)
-        .init(&device);
+    let mut model = DbNet::new(&DbNetSpec::default(), true, &device);
     let mut optim = SgdConfig::new()
         .with_momentum(Some(MomentumConfig::new().with_dampening(0.0)))
         .with_weight_decay(Some(WeightDecayConfig::new(1e-4)))

@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::error::DatasetError;
+
 /// One annotated text region.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TextInstance {
@@ -58,55 +60,6 @@ pub struct TextSample {
     pub image: PathBuf,
     /// Its text regions.
     pub instances: Vec<TextInstance>,
-}
-
-/// An annotation that could not be read.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DatasetError {
-    /// The file or directory could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// A line does not follow the format.
-    #[error("{path}:{line}: {reason}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// 1-based line number.
-        line: usize,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The dataset as a whole is unusable (no images, a label without its image, ...).
-    #[error("{path}: {reason}")]
-    Layout {
-        /// The file or directory.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-}
-
-impl DatasetError {
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        Self::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-
-    pub(crate) fn parse(path: &Path, line: usize, reason: impl Into<String>) -> Self {
-        Self::Parse {
-            path: path.to_path_buf(),
-            line,
-            reason: reason.into(),
-        }
-    }
 }
 
 /// Reads a text file as UTF-8, dropping a leading BOM.
@@ -218,13 +171,13 @@ pub(crate) fn natural_key(p: &Path) -> Vec<(String, u64)> {
     out
 }
 
-/// [`crate::zoo::write_atomic`] (temporary file beside it, then a rename), creating the
+/// [`crate::fsutil::write_atomic`] (temporary file beside it, then a rename), creating the
 /// parent directory first and naming the file on error.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DatasetError> {
     if let Some(d) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(d).map_err(|e| DatasetError::io(d, e))?;
     }
-    crate::zoo::write_atomic(path, bytes).map_err(|e| DatasetError::io(path, e))
+    crate::fsutil::write_atomic(path, bytes).map_err(|e| DatasetError::io(path, e))
 }
 
 #[cfg(test)]

@@ -337,6 +337,11 @@ impl ParamStream {
         &self.records
     }
 
+    /// An error for a module that this graph cannot fill at all.
+    pub fn unsupported(&self, module: &str, reason: &str) -> ImportError {
+        self.mismatch("<graph>", module, reason.to_string())
+    }
+
     fn mismatch(&self, node: &str, module: &str, reason: String) -> ImportError {
         ImportError::Mismatch {
             path: self.path.clone(),

@@ -9,10 +9,8 @@ use std::path::Path;
 
 use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore};
 
-use super::dbnet::BackboneNet;
-use super::detector::DetModel;
-use super::mobilenet::MobileNetLayout;
-use crate::error::Error;
+use crate::error::ImportError;
+use crate::model::backbone::{Backbone, MobileNetLayout};
 
 /// torchvision → fusedet `ResNet` key renames, applied in order.
 const RESNET_KEYS: [(&str, &str); 14] = [
@@ -46,8 +44,11 @@ fn load_named<M: ModuleSnapshot>(
     path: &Path,
     keys: &[(String, String)],
     what: &str,
-) -> Result<LoadReport, Error> {
-    let err = |e: String| Error::Config(format!("{}: {e}", path.display()));
+) -> Result<LoadReport, ImportError> {
+    let err = |reason: String| ImportError::Weights {
+        path: path.to_path_buf(),
+        reason,
+    };
     let is_safetensors = path.extension().is_some_and(|e| e == "safetensors");
     let result = if is_safetensors {
         let mut store = SafetensorsStore::from_file(path)
@@ -86,32 +87,32 @@ fn load_named<M: ModuleSnapshot>(
     })
 }
 
-/// Loads torchvision ImageNet weights into the model's ResNet backbone.
-pub fn load_backbone(model: &mut DetModel, path: &Path) -> Result<LoadReport, Error> {
-    match model {
-        DetModel::Db(db) => match &mut db.backbone {
-            BackboneNet::ResNet(r) => {
-                let keys: Vec<(String, String)> = RESNET_KEYS
-                    .iter()
-                    .map(|(a, b)| (a.to_string(), b.to_string()))
-                    .collect();
-                load_named(r, path, &keys, "ResNet")
+/// Loads torchvision ImageNet weights into a ResNet or MobileNetV3 backbone.
+pub fn load_backbone(backbone: &mut Backbone, path: &Path) -> Result<LoadReport, ImportError> {
+    let err = |reason: &str| ImportError::Weights {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    match backbone {
+        Backbone::ResNet(r) => {
+            let keys: Vec<(String, String)> = RESNET_KEYS
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+            load_named(r, path, &keys, "ResNet")
+        }
+        Backbone::MobileNetV3(m) => {
+            if m.layout() != MobileNetLayout::Torchvision {
+                return Err(err(
+                    "torchvision MobileNetV3 weights need model.backbone.layout = \"torchvision\" \
+                     (MindOCR's layout has an extra expansion conv in the first block)",
+                ));
             }
-            BackboneNet::MobileNet(m) => {
-                if m.layout() != MobileNetLayout::Torchvision {
-                    return Err(Error::Config(format!(
-                        "{}: torchvision MobileNetV3 weights need model.mobilenet_layout = \"torchvision\" \
-                         (MindOCR's layout has an extra expansion conv in the first block)",
-                        path.display()
-                    )));
-                }
-                let keys = m.torchvision_keys();
-                load_named(m, path, &keys, "MobileNetV3-Large")
-            }
-        },
-        DetModel::PpOcr(_) => Err(Error::Config(format!(
-            "{}: backbone weights apply to DBNet models (arch = \"dbnet\")",
-            path.display()
-        ))),
+            let keys = m.torchvision_keys();
+            load_named(m, path, &keys, "MobileNetV3-Large")
+        }
+        Backbone::LcNetV3(_) => Err(err(
+            "torchvision weights apply to `resnet18`, `resnet50` and `mobilenet_v3` backbones",
+        )),
     }
 }

@@ -1,13 +1,22 @@
-//! Detector models: backbones, necks and heads.
+//! Detector models, MMOCR-style: a detector is a backbone + a neck + a head, each chosen by a
+//! tagged table of the recipe's `[model]` section.
+//!
+//! - [`backbone`]: ResNet-18/50, MobileNetV3-Large, PP-LCNetV3;
+//! - [`neck`]: DBFPN (`fpnc`, with DBNet++'s ASF), RSE-FPN;
+//! - [`head`]: the DB head (probability + threshold branches);
+//! - [`dbnet`]: DBNet / DBNet++ / PP-OCR mobile det assembled from those;
+//! - [`detector`]: [`ModelSpec`] and [`DetModel`], one type for every family.
 
+pub mod backbone;
 pub mod dbnet;
 pub mod detector;
+pub mod head;
 pub mod layers;
-pub mod mobilenet;
+pub mod neck;
 pub mod params;
-pub mod ppocr;
-pub mod torchvision;
 
-pub use dbnet::{DbNet, DbNetConfig, ResNetDepth};
-pub use detector::{Arch, Backbone, DetModel, ModelSpec};
-pub use ppocr::{PpOcrDet, PpOcrDetConfig};
+pub use backbone::{Backbone, BackboneSpec};
+pub use dbnet::{DbHeadSpec, DbNet, DbNetSpec};
+pub use detector::{DetModel, ModelSpec};
+pub use head::{DbHead, DbMaps};
+pub use neck::{Neck, NeckSpec};

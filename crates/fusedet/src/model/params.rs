@@ -71,7 +71,7 @@ pub fn ema_decay(decay: f64, ramp: f64, t: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ppocr::DbHeadConfig;
+    use crate::model::head::DbBranchConfig;
 
     fn first(m: &impl Module) -> Vec<f32> {
         values(m)[0].clone().into_data().try_to_vec().unwrap()
@@ -80,8 +80,8 @@ mod tests {
     #[test]
     fn copy_keeps_ids_and_takes_values() {
         let device = Device::default();
-        let a = DbHeadConfig::new(16).init(&device);
-        let b = DbHeadConfig::new(16).init(&device);
+        let a = DbBranchConfig::new(16).init(&device);
+        let b = DbBranchConfig::new(16).init(&device);
         let b_id = b.conv1.weight.id;
         let c = copy_values(&a, b);
         assert_eq!(c.conv1.weight.id, b_id);
@@ -93,8 +93,8 @@ mod tests {
     fn a_copied_module_trains_independently() {
         use burn::optim::GradientsParams;
         let device = Device::default().autodiff();
-        let a = DbHeadConfig::new(16).init(&device);
-        let b = copy_values(&a, DbHeadConfig::new(16).init(&device));
+        let a = DbBranchConfig::new(16).init(&device);
+        let b = copy_values(&a, DbBranchConfig::new(16).init(&device));
         let x = Tensor::<4>::ones([1, 16, 4, 4], &device);
         let loss = a
             .forward(x.clone())
@@ -110,8 +110,8 @@ mod tests {
     #[test]
     fn ema_moves_towards_the_model() {
         let device = Device::default();
-        let a = DbHeadConfig::new(16).init(&device);
-        let b = DbHeadConfig::new(16).init(&device);
+        let a = DbBranchConfig::new(16).init(&device);
+        let b = DbBranchConfig::new(16).init(&device);
         let (va, vb) = (first(&a), first(&b));
         let e = ema_update(b, &a, 0.75);
         for ((e, a), b) in first(&e).iter().zip(&va).zip(&vb) {

@@ -75,16 +75,21 @@ impl Dataset {
                 let n = limit.unwrap_or(usize::MAX);
                 let samples: Vec<TextSample> = all.into_iter().skip(*skip).take(n).collect();
                 if samples.is_empty() {
-                    return Err(Error::Config(format!(
-                        "{}: no images left after skip {skip} / limit {limit:?}",
-                        images.display()
-                    )));
+                    return Err(crate::error::DatasetError::Layout {
+                        path: images.clone(),
+                        reason: format!("no images left after skip {skip} / limit {limit:?}"),
+                    }
+                    .into());
                 }
                 Self::Files(samples)
             }
             DataSource::Synth { count, synth } => {
                 if *count == 0 {
-                    return Err(Error::Config("data: synth count must be positive".into()));
+                    return Err(crate::error::ConfigError::invalid(
+                        "data.train.count",
+                        "must be positive",
+                    )
+                    .into());
                 }
                 Self::Synth(Arc::new(Synth::new(synth.clone())), *count)
             }

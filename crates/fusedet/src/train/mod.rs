@@ -3,9 +3,7 @@
 //! accumulation, EMA, validation with the ICDAR 2015 metric, atomic checkpoints that resume
 //! bit-for-bit, `metrics.csv` and a curve PNG.
 //!
-//! A run directory holds `config.toml` (the resolved recipe), `metrics.csv`, `curves.png`,
-//! `checkpoints/step-NNNNNNNN/` (model, optimizer, EMA, state) and `best/`; [`load_run`]
-//! rebuilds its model for `fusedet detect` and `fusedet eval`.
+//! The run directory's layout and its reading for inference live in [`crate::run_dir`].
 
 pub mod data;
 pub mod plot;
@@ -23,11 +21,11 @@ use burn::optim::{
     SgdConfig,
 };
 use burn::prelude::*;
-use burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
 
 use crate::augment::AugmentConfig;
-use crate::error::Error;
+use crate::error::{ConfigError, Error, TrainError};
+use crate::fsutil::write_atomic;
 use crate::infer::TextDetector;
 use crate::loss::{DbLossConfig, db_loss};
 use crate::metric::{ImageCounts, MatchMode, Scores, evaluate_image};
@@ -35,8 +33,10 @@ use crate::model::params::{copy_values, ema_decay, ema_update};
 use crate::model::{DetModel, ModelSpec};
 use crate::postprocess::db::DbPostProcess;
 use crate::preprocess::PreprocessConfig;
+use crate::run_dir::{
+    self, fresh_tmp, io_err, load_module, rec_err, save_module, save_weights, swap_dir,
+};
 use crate::targets::DbTargetConfig;
-use crate::zoo::write_atomic;
 pub use data::{DataSource, Dataset, SampleMaker};
 
 /// Which optimizer.
@@ -203,34 +203,51 @@ pub struct TrainConfig {
 
 impl TrainConfig {
     /// Parses a recipe; errors name the file and the offending key.
-    pub fn from_file(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
             path: path.to_path_buf(),
-            source: e,
+            source,
         })?;
-        Self::from_toml(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))
-    }
-
-    /// Parses a recipe from TOML text.
-    pub fn from_toml(text: &str) -> Result<Self, String> {
-        let cfg: Self = toml::from_str(text).map_err(|e| e.to_string())?;
-        cfg.validate().map_err(|e| e.to_string())?;
+        let cfg: Self = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        cfg.validate().map_err(|e| e.in_file(path))?;
         Ok(cfg)
     }
 
-    /// Checks values serde cannot.
-    pub fn validate(&self) -> Result<(), Error> {
+    /// Parses a recipe from TOML text (errors name `<recipe>` as the file).
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let cfg: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("<recipe>"),
+            message: e.to_string(),
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks values serde cannot; errors name the key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         self.model.validate()?;
         let o = &self.optim;
-        let bad = |m: &str| Err(Error::Config(m.to_string()));
-        if o.batch_size == 0 || o.accumulate == 0 || o.steps == 0 {
-            return bad("optim.batch_size, optim.accumulate and optim.steps must be positive");
+        let bad = |k: &str, m: &str| Err(ConfigError::invalid(k, m));
+        for (k, v) in [
+            ("optim.batch_size", o.batch_size),
+            ("optim.accumulate", o.accumulate),
+            ("optim.steps", o.steps),
+        ] {
+            if v == 0 {
+                return bad(k, "must be positive");
+            }
         }
         if o.lr.is_nan() || o.lr <= 0.0 || !o.lr.is_finite() {
-            return bad("optim.lr must be a positive number");
+            return bad("optim.lr", "must be a positive number");
         }
         if !self.data.augment.crop_size.is_multiple_of(32) || self.data.augment.crop_size == 0 {
-            return bad("data.augment.crop_size must be a positive multiple of 32");
+            return bad(
+                "data.augment.crop_size",
+                "must be a positive multiple of 32",
+            );
         }
         Ok(())
     }
@@ -339,7 +356,7 @@ pub enum Event<'a> {
         step: usize,
         /// Scores.
         scores: &'a Scores,
-        /// Whether it is the best so far (saved to `best/`).
+        /// Whether it is the best so far (saved to `weights/best.bpk`).
         best: bool,
     },
 }
@@ -379,100 +396,6 @@ struct RunState {
     elapsed_s: f64,
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |e| Error::Io {
-        path: path.to_path_buf(),
-        source: e,
-    }
-}
-
-fn rec_err(path: &Path) -> impl FnOnce(burn::store::RecordError) -> Error + '_ {
-    move |e| Error::Config(format!("{}: {e}", path.display()))
-}
-
-fn checkpoint_dirs(out: &Path) -> Vec<(usize, PathBuf)> {
-    let mut v: Vec<(usize, PathBuf)> = std::fs::read_dir(out.join("checkpoints"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            let step = name.strip_prefix("step-")?.parse().ok()?;
-            e.path()
-                .join("state.json")
-                .is_file()
-                .then(|| (step, e.path()))
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-/// Replaces directory `dst` by the complete directory `tmp` (rename is atomic; the old one is
-/// moved aside first and removed after).
-fn swap_dir(tmp: &Path, dst: &Path) -> Result<(), Error> {
-    let old = dst.with_extension("old");
-    if dst.exists() {
-        let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(dst, &old).map_err(io_err(dst))?;
-    }
-    std::fs::rename(tmp, dst).map_err(io_err(dst))?;
-    let _ = std::fs::remove_dir_all(&old);
-    Ok(())
-}
-
-fn fresh_tmp(parent: &Path, name: &str) -> Result<PathBuf, Error> {
-    std::fs::create_dir_all(parent).map_err(io_err(parent))?;
-    let tmp = parent.join(format!(".{name}.tmp"));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
-    }
-    std::fs::create_dir(&tmp).map_err(io_err(&tmp))?;
-    Ok(tmp)
-}
-
-fn save_module(m: &DetModel, path: &Path) -> Result<(), Error> {
-    m.clone().into_record().save(path).map_err(rec_err(path))
-}
-
-fn load_module(m: DetModel, path: &Path) -> Result<DetModel, Error> {
-    let rec = ModuleRecord::load(path).map_err(rec_err(path))?;
-    m.try_load_record(rec).map_err(rec_err(path))
-}
-
-/// The weights file `detect`/`eval` use in a run directory: `best/` when validation ran, else
-/// the latest checkpoint; the EMA weights when the run kept them.
-pub fn run_weights(dir: &Path) -> Result<PathBuf, Error> {
-    let mut cands = vec![dir.join("best")];
-    if let Some((_, p)) = checkpoint_dirs(dir).pop() {
-        cands.push(p);
-    }
-    for c in cands {
-        for f in ["ema.bpk", "model.bpk"] {
-            if c.join(f).is_file() {
-                return Ok(c.join(f));
-            }
-        }
-    }
-    Err(Error::Config(format!(
-        "{}: no trained weights (no best/ and no checkpoints/step-*/)",
-        dir.display()
-    )))
-}
-
-/// Whether `dir` looks like a fusedet run directory.
-pub fn is_run_dir(dir: &Path) -> bool {
-    dir.join("config.toml").is_file()
-}
-
-/// Rebuilds a run's model (inference mode) and recipe.
-pub fn load_run(dir: &Path, device: &Device) -> Result<(DetModel, TrainConfig), Error> {
-    let cfg = TrainConfig::from_file(&dir.join("config.toml"))?;
-    let weights = run_weights(dir)?;
-    let model = DetModel::build(&cfg.model, device, false)?;
-    Ok((load_module(model, &weights)?, cfg))
-}
-
 /// Scores a model on a dataset with the ICDAR 2015 protocol.
 pub fn validate(
     model: DetModel,
@@ -487,7 +410,7 @@ pub fn validate(
     let mut per = Vec::with_capacity(dataset.len());
     for i in 0..dataset.len() {
         let (img, gt, _) = dataset.get(i)?;
-        let polys: Vec<Vec<[f64; 2]>> = det.detect(&img)?.into_iter().map(|d| d.points).collect();
+        let polys: Vec<Vec<[f64; 2]>> = det.detect(&img)?.iter().map(|d| d.points()).collect();
         per.push(evaluate_image(&gt, &polys, MatchMode::Icdar2015, 0.5));
     }
     Ok((Scores::combine(&per), per))
@@ -505,12 +428,12 @@ fn write_metrics(out: &Path, rows: &[MetricsRow]) -> Result<(), Error> {
         s.push('\n');
     }
     let p = out.join("metrics.csv");
-    write_atomic(&p, s.as_bytes()).map_err(io_err(&p))
+    write_atomic(&p, s.as_bytes()).map_err(|e| Error::io(&p, e))
 }
 
 /// Reads `metrics.csv` rows.
 pub fn read_metrics(path: &Path) -> Result<Vec<MetricsRow>, Error> {
-    let text = std::fs::read_to_string(path).map_err(io_err(path))?;
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     Ok(text.lines().skip(1).filter_map(MetricsRow::parse).collect())
 }
 
@@ -559,9 +482,12 @@ pub fn write_curves(out: &Path, rows: &[MetricsRow], title: &str) -> Result<(), 
         &mut std::io::Cursor::new(&mut bytes),
         image::ImageFormat::Png,
     )
-    .map_err(|e| Error::Config(format!("encoding the curve PNG: {e}")))?;
+    .map_err(|e| Error::Io {
+        path: out.join("curves.png"),
+        source: std::io::Error::other(e),
+    })?;
     let p = out.join("curves.png");
-    write_atomic(&p, &bytes).map_err(io_err(&p))
+    write_atomic(&p, &bytes).map_err(|e| Error::io(&p, e))
 }
 
 /// Loss of samples `from..from + n` of a batch, scaled by `1 / share`, and its four parts
@@ -582,7 +508,7 @@ fn chunk_loss(
         let t = b.targets[k][from * s * s..(from + n) * s * s].to_vec();
         tensor4(t, [n, 1, s, s], device)
     });
-    let l = db_loss(model.forward_train(x, cfg.model.k), g, m, tm, tk, &cfg.loss);
+    let l = db_loss(model.forward_train(x), g, m, tm, tk, &cfg.loss);
     let parts = [&l.total, &l.prob, &l.thresh, &l.binary]
         .map(|t| t.clone().into_scalar::<f32>() as f64 / share as f64);
     let loss = if share > 1 {
@@ -598,7 +524,7 @@ fn next_batch(
     rx: &std::sync::mpsc::Receiver<Result<data::Batch, Error>>,
 ) -> Result<data::Batch, Error> {
     rx.recv()
-        .map_err(|_| Error::Config("the data loader stopped".into()))?
+        .map_err(|_| TrainError::Loader("its thread ended".into()))?
 }
 
 fn add_parts(acc: &mut [f64; 4], p: [f64; 4]) {
@@ -611,10 +537,11 @@ fn check_finite(loss: f64, step: usize) -> Result<(), Error> {
     if loss.is_finite() {
         Ok(())
     } else {
-        Err(Error::Config(format!(
-            "loss became {loss} at step {}; lower optim.lr",
-            step + 1
-        )))
+        Err(TrainError::NonFinite {
+            step: step + 1,
+            loss,
+        }
+        .into())
     }
 }
 
@@ -627,7 +554,7 @@ pub fn train(
     cfg.validate()?;
     let out = &opts.out;
     std::fs::create_dir_all(out).map_err(io_err(out))?;
-    let cfg_path = out.join("config.toml");
+    let cfg_path = out.join(run_dir::CONFIG);
     write_atomic(&cfg_path, cfg.to_toml().as_bytes()).map_err(io_err(&cfg_path))?;
 
     let plain = opts.devices.first().cloned().unwrap_or_default();
@@ -638,16 +565,20 @@ pub fn train(
         vec![ad.clone()]
     };
     if !cfg.optim.batch_size.is_multiple_of(replicas.len()) {
-        return Err(Error::Config(format!(
-            "optim.batch_size {} does not split evenly over {} devices",
-            cfg.optim.batch_size,
-            replicas.len()
-        )));
+        return Err(ConfigError::invalid(
+            "optim.batch_size",
+            format!(
+                "{} does not split evenly over {} devices",
+                cfg.optim.batch_size,
+                replicas.len()
+            ),
+        )
+        .into());
     }
     let seed = cfg.run.seed;
     plain.seed(seed);
     ad.seed(seed);
-    let latest = checkpoint_dirs(out).pop().filter(|_| opts.resume);
+    let latest = run_dir::checkpoints(out).pop().filter(|_| opts.resume);
     let mut model = DetModel::build(&cfg.model, &ad, latest.is_none())?;
     let mut optim = cfg.optim.build();
     let mut ema = cfg.optim.ema.then(|| model.valid());
@@ -665,18 +596,21 @@ pub fn train(
         }
         let sp = dir.join("state.json");
         let text = std::fs::read_to_string(&sp).map_err(io_err(&sp))?;
-        state = serde_json::from_str(&text)
-            .map_err(|e| Error::Config(format!("{}: {e}", sp.display())))?;
+        state = serde_json::from_str(&text).map_err(|e| TrainError::Resume {
+            path: sp.clone(),
+            reason: e.to_string(),
+        })?;
         let mp = out.join("metrics.csv");
         if mp.is_file() {
             rows = read_metrics(&mp)?;
             rows.retain(|r| r.step <= state.step);
         }
     } else if opts.resume {
-        return Err(Error::Config(format!(
-            "{}: nothing to resume (no checkpoints/step-*/state.json)",
-            out.display()
-        )));
+        return Err(TrainError::Resume {
+            path: out.to_path_buf(),
+            reason: "nothing to resume (no checkpoints/step-*/state.json)".into(),
+        }
+        .into());
     }
 
     let o = &cfg.optim;
@@ -787,12 +721,10 @@ pub fn train(
             let is_best = best.is_none_or(|(_, h)| scores.hmean > h);
             if is_best {
                 best = Some((done, scores.hmean));
-                let tmp = fresh_tmp(out, "best")?;
-                save_module(&eval_model(), &tmp.join("model.bpk"))?;
+                save_weights(&eval_model(), out, run_dir::BEST)?;
                 let info = serde_json::json!({"step": done, "scores": &scores});
-                let p = tmp.join("state.json");
+                let p = out.join(run_dir::BEST_INFO);
                 write_atomic(&p, info.to_string().as_bytes()).map_err(io_err(&p))?;
-                swap_dir(&tmp, &out.join("best"))?;
             }
             on_event(Event::Validated {
                 step: done,
@@ -825,7 +757,8 @@ pub fn train(
             write_atomic(&sp, js.as_bytes()).map_err(io_err(&sp))?;
             let dst = ck.join(&name);
             swap_dir(&tmp, &dst)?;
-            let all = checkpoint_dirs(out);
+            save_weights(&eval_model(), out, run_dir::LAST)?;
+            let all = run_dir::checkpoints(out);
             let keep = cfg.run.keep_checkpoints.max(1);
             for (_, p) in all.iter().take(all.len().saturating_sub(keep)) {
                 let _ = std::fs::remove_dir_all(p);
@@ -892,13 +825,15 @@ mod tests {
 
     #[test]
     fn recipe_errors_name_the_key() {
-        let base = "[model]\n[data.train]\nkind = \"synth\"\ncount = 4\n";
+        let base = "[model]\narch = \"dbnet\"\n[data.train]\nkind = \"synth\"\ncount = 4\n";
         assert!(TrainConfig::from_toml(base).is_ok());
         let e = TrainConfig::from_toml(&format!("{base}[optim]\nlearning_rate = 1\n")).unwrap_err();
-        assert!(e.contains("learning_rate"), "{e}");
+        assert!(e.to_string().contains("learning_rate"), "{e}");
         let e = TrainConfig::from_toml(&format!("{base}[optim]\nbatch_size = 0\n")).unwrap_err();
-        assert!(e.contains("batch_size"), "{e}");
-        let e = TrainConfig::from_toml("[model]\n[data.train]\nkind = \"folder\"\n").unwrap_err();
-        assert!(e.contains("folder"), "{e}");
+        assert!(e.to_string().contains("batch_size"), "{e}");
+        let e =
+            TrainConfig::from_toml("[model]\narch = \"dbnet\"\n[data.train]\nkind = \"folder\"\n")
+                .unwrap_err();
+        assert!(e.to_string().contains("folder"), "{e}");
     }
 }

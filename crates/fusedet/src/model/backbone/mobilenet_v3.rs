@@ -13,7 +13,7 @@ use burn::nn::{BatchNorm, BatchNormConfig};
 use burn::prelude::*;
 use burn::tensor::activation::{hard_sigmoid, hard_swish, relu};
 
-use super::layers::{conv, make_divisible};
+use crate::model::layers::{conv, make_divisible};
 
 /// MobileNetV3-Large blocks: (kernel, expansion, out, squeeze-excite, hard-swish, stride).
 const LARGE: [(usize, usize, usize, bool, bool, usize); 15] = [

@@ -1,0 +1,230 @@
+//! The run directory of `fusedet train`, readable without the training loop:
+//!
+//! ```text
+//! RUN/
+//!   config.toml                  the recipe as run (rebuilds the exact model)
+//!   weights/last.bpk             inference weights (EMA when kept) at the last checkpoint
+//!   weights/best.bpk, best.json  the best validation so far, and its step and scores
+//!   checkpoints/step-NNNNNNNN/   model, optimizer, EMA and state.json: what --resume reads
+//!   metrics.csv, curves.png
+//! ```
+//!
+//! Every file is written to a temporary name and renamed into place; checkpoint directories
+//! are built as `.step-N.tmp` and renamed whole. Runs without `--out` go to
+//! `runs/<task>/<name>`, `<name>2`, `<name>3`, ... as ultralytics numbers them.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use serde::Deserialize;
+
+use crate::error::{CheckpointError, ConfigError, Error};
+use crate::model::{DetModel, ModelSpec};
+use crate::postprocess::db::DbPostProcess;
+use crate::preprocess::PreprocessConfig;
+
+/// The recipe file in a run directory.
+pub const CONFIG: &str = "config.toml";
+/// Inference weights of the last checkpoint.
+pub const LAST: &str = "weights/last.bpk";
+/// Inference weights of the best validation.
+pub const BEST: &str = "weights/best.bpk";
+/// Step and scores of [`BEST`].
+pub const BEST_INFO: &str = "weights/best.json";
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError + '_ {
+    move |source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+pub(crate) fn rec_err(
+    path: &Path,
+) -> impl FnOnce(burn::store::RecordError) -> CheckpointError + '_ {
+    move |e| CheckpointError::Record {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
+}
+
+/// Whether `dir` looks like a fusedet run directory.
+pub fn is_run_dir(dir: &Path) -> bool {
+    dir.join(CONFIG).is_file()
+}
+
+/// `root/name`, or `root/name2`, `root/name3`, ... : the first that does not exist yet.
+pub fn next_run_dir(root: &Path, name: &str) -> PathBuf {
+    let first = root.join(name);
+    if !first.exists() {
+        return first;
+    }
+    (2..)
+        .map(|i| root.join(format!("{name}{i}")))
+        .find(|p| !p.exists())
+        .expect("some run name is free")
+}
+
+/// The checkpoint directories, oldest first, with their steps.
+pub fn checkpoints(run: &Path) -> Vec<(usize, PathBuf)> {
+    let mut v: Vec<(usize, PathBuf)> = std::fs::read_dir(run.join("checkpoints"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let step = name.strip_prefix("step-")?.parse().ok()?;
+            e.path()
+                .join("state.json")
+                .is_file()
+                .then(|| (step, e.path()))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Replaces directory `dst` by the complete directory `tmp` (rename is atomic; the old one is
+/// moved aside first and removed after).
+pub(crate) fn swap_dir(tmp: &Path, dst: &Path) -> Result<(), CheckpointError> {
+    let old = dst.with_extension("old");
+    if dst.exists() {
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::rename(dst, &old).map_err(io_err(dst))?;
+    }
+    std::fs::rename(tmp, dst).map_err(io_err(dst))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// An empty temporary directory `parent/.name.tmp`.
+pub(crate) fn fresh_tmp(parent: &Path, name: &str) -> Result<PathBuf, CheckpointError> {
+    std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+    let tmp = parent.join(format!(".{name}.tmp"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+    }
+    std::fs::create_dir(&tmp).map_err(io_err(&tmp))?;
+    Ok(tmp)
+}
+
+/// Saves a model's record to `path` (not atomic by itself: see [`save_weights`]).
+pub(crate) fn save_module(m: &DetModel, path: &Path) -> Result<(), CheckpointError> {
+    m.clone().into_record().save(path).map_err(rec_err(path))
+}
+
+/// Loads a record saved by [`save_module`] into `m`.
+pub fn load_module(m: DetModel, path: &Path) -> Result<DetModel, CheckpointError> {
+    let rec = ModuleRecord::load(path).map_err(rec_err(path))?;
+    m.try_load_record(rec).map_err(rec_err(path))
+}
+
+/// Saves inference weights to `run/rel` atomically.
+pub(crate) fn save_weights(m: &DetModel, run: &Path, rel: &str) -> Result<(), CheckpointError> {
+    let dst = run.join(rel);
+    let dir = dst.parent().expect("weights live in a directory");
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp.bpk",
+        dst.file_stem().and_then(|s| s.to_str()).unwrap_or("w")
+    ));
+    save_module(m, &tmp)?;
+    std::fs::rename(&tmp, &dst).map_err(io_err(&dst))
+}
+
+/// The weights `detect`/`eval` use: `weights/best.bpk` when validation ran, else
+/// `weights/last.bpk`.
+pub fn weights(run: &Path) -> Result<PathBuf, CheckpointError> {
+    [BEST, LAST]
+        .iter()
+        .map(|rel| run.join(rel))
+        .find(|p| p.is_file())
+        .ok_or_else(|| CheckpointError::Layout {
+            path: run.to_path_buf(),
+            reason: format!("no trained weights ({BEST} and {LAST} are missing)"),
+        })
+}
+
+/// What inference needs from a run's recipe: the model and the test-time settings (the other
+/// sections belong to training and are not read here).
+#[derive(Clone, Debug, Deserialize)]
+pub struct InferenceRecipe {
+    /// `[model]`.
+    pub model: ModelSpec,
+    /// `[postprocess]`.
+    #[serde(default)]
+    pub postprocess: DbPostProcess,
+    /// `[eval]`: the test-time resize.
+    #[serde(default)]
+    pub eval: PreprocessConfig,
+}
+
+/// Reads a run's recipe for inference.
+pub fn read_recipe(run: &Path) -> Result<InferenceRecipe, Error> {
+    let path = run.join(CONFIG);
+    if !path.is_file() {
+        return Err(CheckpointError::Layout {
+            path: run.to_path_buf(),
+            reason: format!("not a fusedet run directory (no {CONFIG})"),
+        }
+        .into());
+    }
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let recipe: InferenceRecipe = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
+    recipe.model.validate().map_err(|e| e.in_file(&path))?;
+    Ok(recipe)
+}
+
+/// Rebuilds a run's model (inference mode, trained weights) and its test-time settings.
+pub fn load(run: &Path, device: &Device) -> Result<(DetModel, InferenceRecipe), Error> {
+    let recipe = read_recipe(run)?;
+    let w = weights(run)?;
+    let model = DetModel::build(&recipe.model, device, false)?;
+    Ok((load_module(model, &w)?, recipe))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_names_count_up_like_ultralytics() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(next_run_dir(dir.path(), "exp"), dir.path().join("exp"));
+        std::fs::create_dir(dir.path().join("exp")).unwrap();
+        assert_eq!(next_run_dir(dir.path(), "exp"), dir.path().join("exp2"));
+        std::fs::create_dir(dir.path().join("exp2")).unwrap();
+        assert_eq!(next_run_dir(dir.path(), "exp"), dir.path().join("exp3"));
+    }
+
+    #[test]
+    fn a_directory_without_weights_or_recipe_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = load(dir.path(), &Device::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a fusedet run directory"), "{e}");
+        std::fs::write(dir.path().join(CONFIG), "[model]\narch = \"dbnet\"\n").unwrap();
+        let e = load(dir.path(), &Device::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no trained weights"), "{e}");
+        std::fs::write(
+            dir.path().join(CONFIG),
+            "[model]\narch = \"dbnet\"\nk = 3\n",
+        )
+        .unwrap();
+        let e = load(dir.path(), &Device::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("config.toml") && e.contains('k'), "{e}");
+    }
+}
