@@ -99,10 +99,12 @@ pub fn run(a: TrainArgs) -> Result<()> {
             bar.set_length(total as u64);
             bar.set_position(step as u64);
             let what = if resumed { "resuming" } else { "training" };
-            bar.println(format!(
-                "{what} {} at step {step} of {total}",
-                out.display()
-            ));
+            let line = format!("{what} {} at step {step} of {total}", out.display());
+            if quiet {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
         }
         Event::Step(r) => {
             bar.set_position(r.step as u64);
@@ -124,6 +126,14 @@ pub fn run(a: TrainArgs) -> Result<()> {
             } else {
                 bar.println(line);
             }
+        }
+        Event::SkippedCheckpoint { dir, error } => {
+            bar.suspend(|| {
+                eprintln!(
+                    "warning: checkpoint {} is not usable ({error}); trying the one before it",
+                    dir.display()
+                )
+            });
         }
         Event::Checkpoint(p) => {
             if quiet {

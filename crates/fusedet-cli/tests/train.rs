@@ -230,6 +230,59 @@ fn bad_recipes_and_resumes_are_refused_with_the_file_named() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a fusedet run directory"));
 }
 
+/// Flips one byte in the middle of a file.
+fn flip_byte(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x5a;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn corrupt_checkpoints_are_passed_over_and_corrupt_weights_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    ok(bin().arg("train").arg(smoke()).arg("--out").arg(&run).arg("--quiet"));
+    let before = losses(&run);
+    assert_eq!(before.len(), 12);
+    // keep_checkpoints = 2: steps 8 and 12 are kept. A flipped byte in step 12's weights
+    // (as a bad disk or an interrupted copy leaves it) sends --resume back to step 8, with a
+    // warning naming the damaged file; steps 9-12 are then recomputed identically.
+    let bad = run.join("checkpoints/step-00000012/model.bpk");
+    flip_byte(&bad);
+    let text = ok(bin().arg("train").arg("--resume").arg(&run).arg("--quiet"));
+    assert!(
+        text.contains("step-00000012") && text.contains("model.bpk") && text.contains("corrupt"),
+        "{text}"
+    );
+    assert!(text.contains("at step 8 of 12"), "{text}");
+    assert_eq!(losses(&run), before, "steps 9-12 after the fallback differ");
+    // A cut-short state.json is caught too.
+    let state = run.join("checkpoints/step-00000012/state.json");
+    let text_state = std::fs::read_to_string(&state).unwrap();
+    std::fs::write(&state, &text_state[..text_state.len() / 2]).unwrap();
+    let text = ok(bin().arg("train").arg("--resume").arg(&run).arg("--quiet"));
+    assert!(text.contains("state.json") && text.contains("at step 8"), "{text}");
+
+    // Inference refuses damaged weights by name instead of detecting with them.
+    let img = tmp.path().join("a.png");
+    image::RgbImage::new(64, 64).save(&img).unwrap();
+    flip_byte(&run.join("weights/best.bpk"));
+    let out = bin()
+        .arg("detect")
+        .arg(&img)
+        .arg("--model")
+        .arg(&run)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("best.bpk") && err.contains("corrupt") && !err.contains("panicked"),
+        "{err}"
+    );
+}
+
 #[test]
 fn data_parallel_over_two_devices_trains_and_checks_the_batch_split() {
     let tmp = tempfile::tempdir().unwrap();

@@ -131,6 +131,14 @@ pub enum CheckpointError {
         /// What Burn said.
         reason: String,
     },
+    /// A file does not match its checksum, or cannot be verified.
+    #[error("{path}: corrupt: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// The directory is not a run directory, or holds no weights.
     #[error("{path}: {reason}")]
     Layout {

@@ -10,7 +10,11 @@
 //! ```
 //!
 //! Every file is written to a temporary name and renamed into place; checkpoint directories
-//! are built as `.step-N.tmp` and renamed whole. Runs without `--out` go to
+//! are built as `.step-N.tmp` and renamed whole. Each checkpoint's `state.json` carries the
+//! SHA-256 of its files and each weights file has a `.sha256` beside it, so a file cut short
+//! or with a flipped byte (a copy interrupted by a power loss, a bad disk) is detected:
+//! `--resume` falls back to the newest checkpoint that verifies, and inference refuses a
+//! corrupt weights file by name. Runs without `--out` go to
 //! `runs/<task>/<name>`, `<name>2`, `<name>3`, ... as ultralytics numbers them.
 
 use std::path::{Path, PathBuf};
@@ -19,6 +23,7 @@ use burn::module::Module;
 use burn::prelude::*;
 use burn::store::ModuleRecord;
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::error::{CheckpointError, ConfigError, Error};
 use crate::model::{DetModel, ModelSpec};
@@ -121,7 +126,22 @@ pub fn load_module(m: DetModel, path: &Path) -> Result<DetModel, CheckpointError
     m.try_load_record(rec).map_err(rec_err(path))
 }
 
-/// Saves inference weights to `run/rel` atomically.
+/// Hex SHA-256 of a file.
+pub fn file_sha256(path: &Path) -> Result<String, CheckpointError> {
+    let bytes = std::fs::read(path).map_err(io_err(path))?;
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+fn checksum_path(weights: &Path) -> PathBuf {
+    let mut name = weights.file_name().unwrap_or_default().to_os_string();
+    name.push(".sha256");
+    weights.with_file_name(name)
+}
+
+/// Saves inference weights to `run/rel` atomically, with their SHA-256 beside them.
 pub(crate) fn save_weights(m: &DetModel, run: &Path, rel: &str) -> Result<(), CheckpointError> {
     let dst = run.join(rel);
     let dir = dst.parent().expect("weights live in a directory");
@@ -131,7 +151,83 @@ pub(crate) fn save_weights(m: &DetModel, run: &Path, rel: &str) -> Result<(), Ch
         dst.file_stem().and_then(|s| s.to_str()).unwrap_or("w")
     ));
     save_module(m, &tmp)?;
+    let sum = file_sha256(&tmp)?;
+    let sp = checksum_path(&dst);
+    crate::fsutil::write_atomic(&sp, format!("{sum}\n").as_bytes()).map_err(io_err(&sp))?;
     std::fs::rename(&tmp, &dst).map_err(io_err(&dst))
+}
+
+/// Checks a weights file against the `.sha256` beside it.
+pub fn verify_weights(path: &Path) -> Result<(), CheckpointError> {
+    let sp = checksum_path(path);
+    let want = std::fs::read_to_string(&sp).map_err(|e| CheckpointError::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!("its checksum {} cannot be read ({e})", sp.display()),
+    })?;
+    let got = file_sha256(path)?;
+    if want.trim() != got {
+        return Err(CheckpointError::Corrupt {
+            path: path.to_path_buf(),
+            reason: "SHA-256 does not match the one written with it (cut short or altered)"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+/// The SHA-256 of each file of a checkpoint directory, for its `state.json`.
+pub(crate) fn checksums(
+    dir: &Path,
+    files: &[&str],
+) -> Result<std::collections::BTreeMap<String, String>, CheckpointError> {
+    files
+        .iter()
+        .map(|f| Ok((f.to_string(), file_sha256(&dir.join(f))?)))
+        .collect()
+}
+
+/// Checks a checkpoint directory: its `state.json` parses and every file it lists has the
+/// SHA-256 it lists.
+pub fn verify_checkpoint(dir: &Path) -> Result<(), CheckpointError> {
+    let sp = dir.join("state.json");
+    let text = std::fs::read_to_string(&sp).map_err(io_err(&sp))?;
+    let corrupt = |path: PathBuf, reason: String| CheckpointError::Corrupt { path, reason };
+    let state: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| corrupt(sp.clone(), format!("not valid JSON ({e})")))?;
+    let files = state
+        .get("files")
+        .and_then(|f| f.as_object())
+        .ok_or_else(|| corrupt(sp.clone(), "no `files` checksums".into()))?;
+    if !files.contains_key("model.bpk") {
+        return Err(corrupt(sp.clone(), "`files` does not list model.bpk".into()));
+    }
+    for (name, want) in files {
+        let p = dir.join(name);
+        if !p.is_file() {
+            return Err(corrupt(p, "missing".into()));
+        }
+        if want.as_str() != Some(file_sha256(&p)?.as_str()) {
+            return Err(corrupt(
+                p,
+                "SHA-256 does not match state.json (cut short or altered)".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The newest checkpoint that verifies, and each newer one that did not (with why).
+pub fn latest_good_checkpoint(
+    run: &Path,
+) -> (Option<(usize, PathBuf)>, Vec<(PathBuf, CheckpointError)>) {
+    let mut skipped = Vec::new();
+    for (step, dir) in checkpoints(run).into_iter().rev() {
+        match verify_checkpoint(&dir) {
+            Ok(()) => return (Some((step, dir)), skipped),
+            Err(e) => skipped.push((dir, e)),
+        }
+    }
+    (None, skipped)
 }
 
 /// The weights `detect`/`eval` use: `weights/best.bpk` when validation ran, else
@@ -187,6 +283,7 @@ pub fn read_recipe(run: &Path) -> Result<InferenceRecipe, Error> {
 pub fn load(run: &Path, device: &Device) -> Result<(DetModel, InferenceRecipe), Error> {
     let recipe = read_recipe(run)?;
     let w = weights(run)?;
+    verify_weights(&w)?;
     let model = DetModel::build(&recipe.model, device, false)?;
     Ok((load_module(model, &w)?, recipe))
 }
@@ -203,6 +300,38 @@ mod tests {
         assert_eq!(next_run_dir(dir.path(), "exp"), dir.path().join("exp2"));
         std::fs::create_dir(dir.path().join("exp2")).unwrap();
         assert_eq!(next_run_dir(dir.path(), "exp"), dir.path().join("exp3"));
+    }
+
+    #[test]
+    fn checkpoints_verify_and_the_newest_good_one_is_chosen() {
+        let run = tempfile::tempdir().unwrap();
+        for step in [4usize, 8] {
+            let dir = run.path().join(format!("checkpoints/step-{step:08}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("model.bpk"), format!("weights {step}")).unwrap();
+            std::fs::write(dir.join("optim.bpk"), format!("optim {step}")).unwrap();
+            let files = checksums(&dir, &["model.bpk", "optim.bpk"]).unwrap();
+            let state = serde_json::json!({"step": step, "files": files});
+            std::fs::write(dir.join("state.json"), state.to_string()).unwrap();
+        }
+        let (good, skipped) = latest_good_checkpoint(run.path());
+        assert_eq!(good.unwrap().0, 8);
+        assert!(skipped.is_empty());
+        // Cut short.
+        let newest = run.path().join("checkpoints/step-00000008");
+        std::fs::write(newest.join("optim.bpk"), "opt").unwrap();
+        let (good, skipped) = latest_good_checkpoint(run.path());
+        assert_eq!(good.unwrap().0, 4);
+        let why = skipped[0].1.to_string();
+        assert!(why.contains("optim.bpk") && why.contains("corrupt"), "{why}");
+        // No checksums at all (or a state.json that does not parse): not trusted.
+        std::fs::write(newest.join("state.json"), "{\"step\": 8}").unwrap();
+        assert_eq!(latest_good_checkpoint(run.path()).0.unwrap().0, 4);
+        std::fs::write(newest.join("state.json"), "{\"step\": 8, \"fi").unwrap();
+        assert_eq!(latest_good_checkpoint(run.path()).0.unwrap().0, 4);
+        std::fs::remove_file(run.path().join("checkpoints/step-00000004/model.bpk")).unwrap();
+        let (good, skipped) = latest_good_checkpoint(run.path());
+        assert!(good.is_none() && skipped.len() == 2);
     }
 
     #[test]

@@ -350,6 +350,13 @@ pub enum Event<'a> {
     Step(&'a MetricsRow),
     /// A checkpoint was written.
     Checkpoint(&'a Path),
+    /// A checkpoint failed its checksums and was passed over when resuming.
+    SkippedCheckpoint {
+        /// The checkpoint directory.
+        dir: &'a Path,
+        /// Why.
+        error: &'a crate::error::CheckpointError,
+    },
     /// Validation ran.
     Validated {
         /// Step.
@@ -394,6 +401,9 @@ struct RunState {
     seed: u64,
     #[serde(default)]
     elapsed_s: f64,
+    /// SHA-256 of the checkpoint's files (checked before resuming from it).
+    #[serde(default)]
+    files: std::collections::BTreeMap<String, String>,
 }
 
 /// Scores a model on a dataset with the ICDAR 2015 protocol.
@@ -578,7 +588,15 @@ pub fn train(
     let seed = cfg.run.seed;
     plain.seed(seed);
     ad.seed(seed);
-    let latest = run_dir::checkpoints(out).pop().filter(|_| opts.resume);
+    let latest = if opts.resume {
+        let (good, skipped) = run_dir::latest_good_checkpoint(out);
+        for (dir, error) in &skipped {
+            on_event(Event::SkippedCheckpoint { dir, error });
+        }
+        good
+    } else {
+        None
+    };
     let mut model = DetModel::build(&cfg.model, &ad, latest.is_none())?;
     let mut optim = cfg.optim.build();
     let mut ema = cfg.optim.ema.then(|| model.valid());
@@ -608,7 +626,7 @@ pub fn train(
     } else if opts.resume {
         return Err(TrainError::Resume {
             path: out.to_path_buf(),
-            reason: "nothing to resume (no checkpoints/step-*/state.json)".into(),
+            reason: "nothing to resume (no checkpoints/step-*/ that verifies)".into(),
         }
         .into());
     }
@@ -752,6 +770,12 @@ pub fn train(
             state.elapsed_s = row_elapsed;
             state.best_step = best.map(|b| b.0);
             state.best_hmean = best.map(|b| b.1);
+            let files: &[&str] = if ema.is_some() {
+                &["model.bpk", "optim.bpk", "ema.bpk"]
+            } else {
+                &["model.bpk", "optim.bpk"]
+            };
+            state.files = run_dir::checksums(&tmp, files)?;
             let sp = tmp.join("state.json");
             let js = serde_json::to_string_pretty(&state).expect("state serialises");
             write_atomic(&sp, js.as_bytes()).map_err(io_err(&sp))?;
