@@ -536,10 +536,7 @@ fn a_per_width_add_after_a_conv_is_not_folded_into_its_bias() {
     let path = fixture_dir().join("add_not_a_bias.onnx");
     let mut stream = ParamStream::from_file(&path, &device).unwrap();
     assert!(
-        matches!(
-            &stream.records()[..],
-            [ParamRecord::Conv { bias: None, .. }]
-        ),
+        matches!(stream.records(), [ParamRecord::Conv { bias: None, .. }]),
         "{:?}",
         stream.records()
     );
