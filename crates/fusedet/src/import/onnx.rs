@@ -607,7 +607,7 @@ impl ParamStream {
             ..
         } = self.next_conv(module, false)?;
         if let ConvPadding::Unsupported(what) = &padding {
-            return Err(self.mismatch(&node, module, format!("{what} is not supported")));
+            return Err(self.mismatch(&node, module, format!("cannot be imported: {what}")));
         }
         let shape: [usize; 4] = conv.weight.dims();
         if weight.dims != shape {
@@ -669,11 +669,11 @@ impl ParamStream {
         let pads = match padding {
             ConvPadding::Explicit(p) => p,
             ConvPadding::SameUpper => {
-                let what = "ConvTranspose with auto_pad SAME_UPPER is not supported";
+                let what = "cannot be imported: ConvTranspose with auto_pad SAME_UPPER";
                 return Err(self.mismatch(&node, module, what.into()));
             }
             ConvPadding::Unsupported(what) => {
-                return Err(self.mismatch(&node, module, format!("{what} is not supported")));
+                return Err(self.mismatch(&node, module, format!("cannot be imported: {what}")));
             }
         };
         let shape: [usize; 4] = conv.weight.dims();
