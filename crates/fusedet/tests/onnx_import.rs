@@ -569,3 +569,25 @@ fn a_per_width_add_after_a_conv_is_not_folded_into_its_bias() {
     stream.load_conv(&mut c, "conv").unwrap();
     stream.finish().unwrap();
 }
+
+#[test]
+fn same_upper_at_stride_2_with_dilation_is_refused_as_burn_same_ignores_dilation() {
+    // Graph and module agree (stride 2, dilation 2, SAME_UPPER / Same), but Burn's Same pads
+    // for the undilated kernel: the outputs would differ.
+    let bytes = edited_layers(&[(
+        "conv_same_upper_s2_g4",
+        "dilations",
+        ints("dilations", &[2, 2]),
+    )]);
+    let device = Device::default();
+    let mut layers = Layers::new(&device);
+    layers.conv_same_upper_s2_g4.dilation = [2, 2];
+    let mut stream = ParamStream::from_bytes(&bytes, &layers_onnx(), &device).unwrap();
+    match layers.load_params(&mut stream) {
+        Err(ImportError::Mismatch { node, reason, .. }) => {
+            assert_eq!(node, "conv_same_upper_s2_g4");
+            assert!(reason.contains("ignores dilation"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
