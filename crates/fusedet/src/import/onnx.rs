@@ -2,18 +2,21 @@
 //! (convolution, batch norm, scalar affine) that fusedet modules consume one by one.
 //!
 //! Nothing is generated per model: a module walks its own layers in forward order and takes
-//! the next record of the right kind, checking every shape. Weights stored as initializers
+//! the next record of the right kind, checking every shape and, for convolutions, the stride,
+//! groups, dilation, padding (`pads`, or what `auto_pad` amounts to) and output padding against
+//! the Burn module's, so that a layer built differently from the graph is refused with the
+//! node named instead of loaded to compute something else. Weights stored as initializers
 //! (opset 14 exports) and as `Constant` nodes (opset 12 exports) are read alike; biases that an
-//! exporter split into a separate `Add` are folded back into their convolution, and
-//! `Identity` nodes are looked through.
+//! exporter split into a separate `Add` of a per-channel constant (`[1, C, 1, 1]` or `[C, 1, 1]`)
+//! are folded back into their convolution, and `Identity` nodes are looked through.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use burn::module::Param;
 use burn::module::RunningState;
-use burn::nn::BatchNorm;
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
+use burn::nn::{BatchNorm, PaddingConfig2d};
 use burn::tensor::{Device, Tensor, TensorData};
 use prost::Message;
 
@@ -46,6 +49,12 @@ pub enum ParamRecord {
         stride: [usize; 2],
         /// Groups.
         groups: usize,
+        /// Padding (`pads` and `auto_pad`).
+        padding: ConvPadding,
+        /// Dilations.
+        dilation: [usize; 2],
+        /// `output_padding` of a `ConvTranspose` (zeros for `Conv`).
+        output_padding: [usize; 2],
         /// True for `ConvTranspose`.
         transpose: bool,
     },
@@ -67,6 +76,21 @@ pub enum ParamRecord {
         /// The bias.
         bias: f32,
     },
+}
+
+/// How a `Conv` or `ConvTranspose` node pads its input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ConvPadding {
+    /// Fixed amounts, `[top, left, bottom, right]`: the node's `pads` (whose ONNX order,
+    /// `[x1_begin, x2_begin, x1_end, x2_end]`, is the same), zeros for `auto_pad = VALID`, or
+    /// what `SAME_UPPER` / `SAME_LOWER` amount to when the stride is 1.
+    Explicit([usize; 4]),
+    /// `auto_pad = SAME_UPPER` with a stride above 1: the amounts depend on the input size, the
+    /// odd one at the end, as Burn's `PaddingConfig2d::Same` pads an undilated kernel.
+    SameUpper,
+    /// Attributes the importer cannot reproduce, said in words (`SAME_LOWER` with stride 2,
+    /// `output_shape`, `strides` of a 1-D convolution): loading this node fails.
+    Unsupported(String),
 }
 
 impl ParamRecord {
@@ -152,6 +176,159 @@ struct ConvRecord {
     bias: Option<OnnxTensor>,
     stride: [usize; 2],
     groups: usize,
+    padding: ConvPadding,
+    dilation: [usize; 2],
+    output_padding: [usize; 2],
+}
+
+/// The integer attribute `name` of `node` as `N` non-negative values (`default` when absent).
+fn usize_attr<const N: usize>(
+    node: &NodeProto,
+    name: &str,
+    default: [usize; N],
+) -> Result<[usize; N], String> {
+    let Some(a) = attr(node, name) else {
+        return Ok(default);
+    };
+    let values: Vec<usize> = a
+        .ints
+        .iter()
+        .map(|&v| usize::try_from(v))
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("`{name}` {:?} has a negative value", a.ints))?;
+    values
+        .try_into()
+        .map_err(|v: Vec<usize>| format!("`{name}` has {} values, expected {N}", v.len()))
+}
+
+/// The attributes of a `Conv` / `ConvTranspose` node.
+struct ConvAttrs {
+    stride: [usize; 2],
+    groups: usize,
+    padding: ConvPadding,
+    dilation: [usize; 2],
+    output_padding: [usize; 2],
+}
+
+/// Reads the attributes of a `Conv` / `ConvTranspose` node. What does not describe a 2-D
+/// convolution fusedet can run (a 1-D node's strides, a negative group, `output_shape`) leaves
+/// defaults and a [`ConvPadding::Unsupported`] that loading reports with the node's name.
+fn conv_attrs(node: &NodeProto, transpose: bool, weight_dims: &[usize]) -> ConvAttrs {
+    let read = || -> Result<ConvAttrs, String> {
+        let kernel = match weight_dims {
+            [_, _, kh, kw] => [*kh, *kw],
+            _ => return Err(format!("a {}-D weight", weight_dims.len())),
+        };
+        let stride = usize_attr(node, "strides", [1, 1])?;
+        let dilation = usize_attr(node, "dilations", [1, 1])?;
+        let output_padding = usize_attr(node, "output_padding", [0, 0])?;
+        let groups = attr(node, "group").and_then(|a| a.i).unwrap_or(1);
+        let groups = usize::try_from(groups)
+            .ok()
+            .filter(|&g| g > 0)
+            .ok_or_else(|| format!("group {groups}"))?;
+        if transpose && attr(node, "output_shape").is_some() {
+            return Err("ConvTranspose with output_shape".into());
+        }
+        Ok(ConvAttrs {
+            stride,
+            groups,
+            padding: conv_padding(node, transpose, kernel, stride, dilation)?,
+            dilation,
+            output_padding,
+        })
+    };
+    read().unwrap_or_else(|reason| ConvAttrs {
+        stride: [1, 1],
+        groups: 1,
+        padding: ConvPadding::Unsupported(reason),
+        dilation: [1, 1],
+        output_padding: [0, 0],
+    })
+}
+
+/// The padding of a `Conv` / `ConvTranspose` node from its `auto_pad` and `pads`.
+fn conv_padding(
+    node: &NodeProto,
+    transpose: bool,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    dilation: [usize; 2],
+) -> Result<ConvPadding, String> {
+    let auto_pad = attr(node, "auto_pad")
+        .and_then(|a| a.s.as_deref())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .unwrap_or_default();
+    let same = |upper: bool| {
+        // ONNX: total = dilation * (kernel - 1) at stride 1; SAME_UPPER puts the odd one at
+        // the end, SAME_LOWER at the beginning.
+        let total = [0, 1].map(|i| dilation[i] * kernel[i].saturating_sub(1));
+        let first = total.map(|t| if upper { t / 2 } else { t - t / 2 });
+        [first[0], first[1], total[0] - first[0], total[1] - first[1]]
+    };
+    match auto_pad.as_str() {
+        "" | "NOTSET" => Ok(ConvPadding::Explicit(usize_attr(node, "pads", [0; 4])?)),
+        "VALID" => Ok(ConvPadding::Explicit([0; 4])),
+        "SAME_UPPER" | "SAME_LOWER" if transpose => Ok(ConvPadding::Unsupported(format!(
+            "ConvTranspose with auto_pad {auto_pad}"
+        ))),
+        "SAME_UPPER" | "SAME_LOWER" if stride == [1, 1] => {
+            Ok(ConvPadding::Explicit(same(auto_pad == "SAME_UPPER")))
+        }
+        "SAME_UPPER" => Ok(ConvPadding::SameUpper),
+        other => Ok(ConvPadding::Unsupported(format!(
+            "auto_pad {other} with stride {stride:?}"
+        ))),
+    }
+}
+
+impl std::fmt::Display for ConvPadding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConvPadding::Explicit(p) => write!(f, "{p:?} (top, left, bottom, right)"),
+            ConvPadding::SameUpper => f.write_str("SAME_UPPER (input-size dependent)"),
+            ConvPadding::Unsupported(what) => f.write_str(what),
+        }
+    }
+}
+
+/// `"name graph, module has module"` for each `(name, graph, module)` that differs, joined
+/// by `"; "` (empty when all agree).
+fn differences(fields: &[(&str, String, String)]) -> String {
+    fields
+        .iter()
+        .filter(|(_, graph, module)| graph != module)
+        .map(|(name, graph, module)| format!("{name} {graph}, module has {module}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// True when a constant of shape `dims`, added to an `[n, channels, h, w]` tensor with ONNX
+/// (NumPy) broadcasting, adds one value per channel: `[1, channels, 1, 1]` once left-padded
+/// with ones. A `[channels]` constant broadcasts along the width instead.
+fn is_channel_bias(dims: &[usize], channels: usize) -> bool {
+    dims.len() <= 4 && {
+        let mut full = vec![1; 4 - dims.len()];
+        full.extend_from_slice(dims);
+        full == [1, channels, 1, 1]
+    }
+}
+
+/// The padding Burn's `Conv2d` applies, as [`ConvPadding`].
+fn module_padding(conv: &Conv2d) -> ConvPadding {
+    match conv.padding {
+        PaddingConfig2d::Valid => ConvPadding::Explicit([0; 4]),
+        PaddingConfig2d::Explicit(top, left, bottom, right) => {
+            ConvPadding::Explicit([top, left, bottom, right])
+        }
+        // Burn's `Same` pads `kernel - 1` in all (dilation aside), the odd one at the end; at
+        // stride 1 that is independent of the input size.
+        PaddingConfig2d::Same if conv.stride == [1, 1] => {
+            let [kh, kw] = conv.kernel_size.map(|k| k.saturating_sub(1));
+            ConvPadding::Explicit([kh / 2, kw / 2, kh - kh / 2, kw - kw / 2])
+        }
+        PaddingConfig2d::Same => ConvPadding::SameUpper,
+    }
 }
 
 fn node_label(node: &NodeProto) -> String {
@@ -224,6 +401,7 @@ impl ParamStream {
                     }
                 }
                 "Conv" | "ConvTranspose" => {
+                    let transpose = op == "ConvTranspose";
                     let weight = node
                         .input
                         .get(1)
@@ -232,19 +410,23 @@ impl ParamStream {
                             format_err(format!("{op} node `{label}` has no constant weight"))
                         })?;
                     let bias = node.input.get(2).and_then(|b| const_of(&consts, b));
-                    let strides = attr(node, "strides").map(|a| a.ints.clone());
-                    let stride = match strides.as_deref() {
-                        Some([a, b]) => [*a as usize, *b as usize],
-                        _ => [1, 1],
-                    };
-                    let groups = attr(node, "group").and_then(|a| a.i).unwrap_or(1) as usize;
+                    let ConvAttrs {
+                        stride,
+                        groups,
+                        padding,
+                        dilation,
+                        output_padding,
+                    } = conv_attrs(node, transpose, &weight.dims);
                     records.push(ParamRecord::Conv {
                         node: label,
                         weight,
                         bias,
                         stride,
                         groups,
-                        transpose: op == "ConvTranspose",
+                        padding,
+                        dilation,
+                        output_padding,
+                        transpose,
                     });
                     if let Some(o) = node.output.first() {
                         producer.insert(o.clone(), records.len() - 1);
@@ -301,7 +483,7 @@ impl ParamStream {
                                 } else {
                                     weight.dims.first().copied().unwrap_or(0)
                                 };
-                                if konst.data.len() == out_ch {
+                                if is_channel_bias(&konst.dims, out_ch) {
                                     *bias = Some(konst);
                                 }
                             }
@@ -392,6 +574,9 @@ impl ParamStream {
                 bias,
                 stride,
                 groups,
+                padding,
+                dilation,
+                output_padding,
                 transpose: t,
             } if t == transpose => Ok(ConvRecord {
                 node,
@@ -399,6 +584,9 @@ impl ParamStream {
                 bias,
                 stride,
                 groups,
+                padding,
+                dilation,
+                output_padding,
             }),
             other => {
                 let expected = if transpose { "ConvTranspose" } else { "Conv" };
@@ -419,7 +607,13 @@ impl ParamStream {
             bias,
             stride,
             groups,
+            padding,
+            dilation,
+            ..
         } = self.next_conv(module, false)?;
+        if let ConvPadding::Unsupported(what) = &padding {
+            return Err(self.mismatch(&node, module, format!("cannot be imported: {what}")));
+        }
         let shape: [usize; 4] = conv.weight.dims();
         if weight.dims != shape {
             return Err(self.mismatch(
@@ -428,13 +622,31 @@ impl ParamStream {
                 format!("weight shape {:?}, module expects {:?}", weight.dims, shape),
             ));
         }
-        if stride != conv.stride || groups != conv.groups {
+        let module_pad = module_padding(conv);
+        let diffs = differences(&[
+            (
+                "stride",
+                format!("{stride:?}"),
+                format!("{:?}", conv.stride),
+            ),
+            ("groups", groups.to_string(), conv.groups.to_string()),
+            (
+                "dilation",
+                format!("{dilation:?}"),
+                format!("{:?}", conv.dilation),
+            ),
+            ("padding", padding.to_string(), module_pad.to_string()),
+        ]);
+        if !diffs.is_empty() {
+            return Err(self.mismatch(&node, module, diffs));
+        }
+        if padding == ConvPadding::SameUpper && dilation != [1, 1] {
             return Err(self.mismatch(
                 &node,
                 module,
                 format!(
-                    "stride {:?} groups {groups}, module has stride {:?} groups {}",
-                    stride, conv.stride, conv.groups
+                    "auto_pad SAME_UPPER with dilation {dilation:?}: Burn's Same padding \
+                     ignores dilation"
                 ),
             ));
         }
@@ -454,18 +666,66 @@ impl ParamStream {
             weight,
             bias,
             stride,
-            ..
+            groups,
+            padding,
+            dilation,
+            output_padding,
         } = self.next_conv(module, true)?;
+        let pads = match padding {
+            ConvPadding::Explicit(p) => p,
+            ConvPadding::SameUpper => {
+                let what = "cannot be imported: ConvTranspose with auto_pad SAME_UPPER";
+                return Err(self.mismatch(&node, module, what.into()));
+            }
+            ConvPadding::Unsupported(what) => {
+                return Err(self.mismatch(&node, module, format!("cannot be imported: {what}")));
+            }
+        };
         let shape: [usize; 4] = conv.weight.dims();
-        if weight.dims != shape || stride != conv.stride {
+        if weight.dims != shape {
+            return Err(self.mismatch(
+                &node,
+                module,
+                format!("weight shape {:?}, module expects {:?}", weight.dims, shape),
+            ));
+        }
+        // Burn's ConvTranspose2d pads both sides of an axis alike.
+        let [top, left, bottom, right] = pads;
+        if top != bottom || left != right {
             return Err(self.mismatch(
                 &node,
                 module,
                 format!(
-                    "weight {:?} stride {:?}, module expects {:?} stride {:?}",
-                    weight.dims, stride, shape, conv.stride
+                    "asymmetric pads {pads:?} ([top, left, bottom, right]): Burn's \
+                     ConvTranspose2d pads both sides alike"
                 ),
             ));
+        }
+        let diffs = differences(&[
+            (
+                "stride",
+                format!("{stride:?}"),
+                format!("{:?}", conv.stride),
+            ),
+            ("groups", groups.to_string(), conv.groups.to_string()),
+            (
+                "dilation",
+                format!("{dilation:?}"),
+                format!("{:?}", conv.dilation),
+            ),
+            (
+                "padding",
+                format!("{:?}", [top, left]),
+                format!("{:?}", conv.padding),
+            ),
+            (
+                "output_padding",
+                format!("{output_padding:?}"),
+                format!("{:?}", conv.padding_out),
+            ),
+        ]);
+        if !diffs.is_empty() {
+            return Err(self.mismatch(&node, module, diffs));
         }
         conv.weight = Param::from_tensor(self.tensor(&weight, shape));
         let out = shape[1] * conv.groups;
