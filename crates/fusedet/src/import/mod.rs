@@ -2,6 +2,7 @@
 //! ([`onnx`]), torchvision ImageNet backbones from SafeTensors / PyTorch files by name
 //! ([`torchvision`]).
 
+pub mod darknet;
 pub mod onnx;
 pub mod onnx_proto;
 pub mod torchvision;
