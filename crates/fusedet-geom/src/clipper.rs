@@ -357,8 +357,14 @@ pub(crate) struct Clipper {
 }
 
 impl Clipper {
-    pub(crate) fn new() -> Self {
+    /// An empty clipper with room for paths of `vertices` vertices in all (a hint).
+    pub(crate) fn with_capacity(vertices: usize) -> Self {
         Self {
+            edges: Vec::with_capacity(vertices),
+            out_pts: Vec::with_capacity(vertices + vertices / 2),
+            scanbeam: std::collections::BinaryHeap::with_capacity(vertices),
+            minima: Vec::with_capacity(8),
+            out_recs: Vec::with_capacity(4),
             active_edges: NIL,
             sorted_edges: NIL,
             ..Self::default()
@@ -887,13 +893,16 @@ impl Clipper {
             return Err(Failed);
         }
         let (prev, next) = (self.edges[e].prev_in_ael, self.edges[e].next_in_ael);
-        let old = self.edges[e].clone();
+        let (out_idx, side, wind_delta, wind_cnt) = {
+            let old = &self.edges[e];
+            (old.out_idx, old.side, old.wind_delta, old.wind_cnt)
+        };
         {
             let ne = &mut self.edges[n];
-            ne.out_idx = old.out_idx;
-            ne.side = old.side;
-            ne.wind_delta = old.wind_delta;
-            ne.wind_cnt = old.wind_cnt;
+            ne.out_idx = out_idx;
+            ne.side = side;
+            ne.wind_delta = wind_delta;
+            ne.wind_cnt = wind_cnt;
         }
         if prev != NIL {
             self.edges[prev].next_in_ael = n;
@@ -2521,7 +2530,7 @@ mod tests {
 
     #[test]
     fn union_of_a_square_is_the_square() {
-        let mut c = Clipper::new();
+        let mut c = Clipper::with_capacity(4);
         let sq = [ip(0, 0), ip(10, 0), ip(10, 10), ip(0, 10)];
         assert!(c.add_path(&sq));
         let out = c.union(FillRule::Positive, false);
