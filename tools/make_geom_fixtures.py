@@ -100,4 +100,77 @@ for _ in range(40):
             out["approx"].append({"points": c.reshape(-1, 2).tolist(), "epsilon": eps,
                                   "arc_length": cv2.arcLength(c, True), "approx": a.reshape(-1, 2).tolist()})
 
+# approxPolyDP where it matters which distance Douglas-Peucker splits on: OpenCV 5 measures a
+# contour vertex's distance to the segment (to its nearer end point when the vertex projects
+# past it), not to the line. Contours of random blurred blobs, kept when the two would split
+# differently (line_dp below is only the selector; the expected values are OpenCV's).
+def line_dp_differs(src, eps):
+    count, eps2 = len(src), eps * eps
+
+    def run(segment):
+        pos = rs = 0
+        for _ in range(3):
+            md = 0
+            pos = (pos + rs) % count
+            sp = src[pos]
+            pos = (pos + 1) % count
+            for j in range(1, count):
+                pt = src[pos]
+                pos = (pos + 1) % count
+                d = float(pt[0] - sp[0]) ** 2 + float(pt[1] - sp[1]) ** 2
+                if d > md:
+                    md, rs = d, j
+        ss = pos % count
+        se = (rs + ss) % count
+        stack, dst = [(se, ss), (ss, se)], []
+        while stack:
+            s, e = stack.pop()
+            ep, sp, pos = src[e], src[s], (s + 1) % count
+            if pos == e:
+                dst.append(sp)
+                continue
+            dx, dy = float(ep[0] - sp[0]), float(ep[1] - sp[1])
+            L, md, split = dx * dx + dy * dy, 0, 0
+            while pos != e:
+                pt = src[pos]
+                pos = (pos + 1) % count
+                sx, sy = pt[0] - sp[0], pt[1] - sp[1]
+                pr = sx * dx + sy * dy
+                if segment and pr < 0:
+                    d = (sx * sx + sy * sy) * L
+                elif segment and pr > L:
+                    d = ((pt[0] - ep[0]) ** 2 + (pt[1] - ep[1]) ** 2) * L
+                else:
+                    d = (sy * dx - sx * dy) ** 2
+                if d > md:
+                    md, split = d, (pos + count - 1) % count
+            if md <= eps2 * L:
+                dst.append(sp)
+            else:
+                stack += [(split, e), (s, split)]
+        return dst
+
+    return run(False) != run(True)
+
+
+kept = 0
+for _ in range(400):
+    if kept >= 25:
+        break
+    h, w = rng.randint(20, 90), rng.randint(20, 90)
+    m = (cv2.GaussianBlur(rng.rand(h, w).astype(np.float32), (0, 0), rng.uniform(1.5, 4)) > 0.5)
+    cs, _ = cv2.findContours(m.astype(np.uint8) * 255, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    for c in cs:
+        src = [tuple(p) for p in c.reshape(-1, 2).tolist()]
+        if len(src) < 8:
+            continue
+        for f in (0.002, 0.01, 0.03):
+            eps = f * cv2.arcLength(c, True)
+            if kept < 25 and line_dp_differs(src, eps):
+                a = cv2.approxPolyDP(c, eps, True)
+                out["approx"].append({"points": c.reshape(-1, 2).tolist(), "epsilon": eps,
+                                      "arc_length": cv2.arcLength(c, True),
+                                      "approx": a.reshape(-1, 2).tolist()})
+                kept += 1
+
 print(json.dumps(out))

@@ -1,11 +1,10 @@
-//! Polygon intersection, union and IoU (shapely's areas), and Clipper-style positive-fill
-//! clean-up of self-overlapping paths.
+//! Polygon intersection, union and IoU (shapely's areas).
 //!
 //! Convex pairs (quadrilateral text boxes) are clipped exactly with Sutherland–Hodgman;
 //! other pairs go through `i_overlay`'s boolean operations.
 
+use crate::Point;
 use crate::polygon::{polygon_area, signed_area};
-use crate::{IntPoint, Point};
 use i_overlay::core::fill_rule::FillRule;
 use i_overlay::core::overlay_rule::OverlayRule;
 use i_overlay::float::single::SingleFloatOverlay;
@@ -126,40 +125,6 @@ pub fn polygon_iou(a: &[Point], b: &[Point]) -> f64 {
     }
 }
 
-/// The regions a closed, possibly self-overlapping integer path covers with positive winding
-/// (Clipper's `pftPositive` union), as outer contours; with `negative` the regions of negative
-/// winding instead (used for negative offsets). Vertices are rounded to integers.
-pub fn positive_fill_regions(path: &[IntPoint], negative: bool) -> Vec<Vec<IntPoint>> {
-    if path.len() < 3 {
-        return Vec::new();
-    }
-    let pts: Vec<[f64; 2]> = path.iter().map(|p| [p.x as f64, p.y as f64]).collect();
-    let empty: Vec<[f64; 2]> = Vec::new();
-    // Clipper's positive winding (positive shoelace area) is i_overlay's positive too.
-    let rule = if negative {
-        FillRule::Negative
-    } else {
-        FillRule::Positive
-    };
-    let shapes = pts.overlay(&empty, OverlayRule::Subject, rule);
-    shapes
-        .into_iter()
-        .filter_map(|shape| shape.into_iter().next())
-        .map(|c| {
-            let mut out: Vec<IntPoint> = c
-                .iter()
-                .map(|p| IntPoint::new(p[0].round() as i64, p[1].round() as i64))
-                .collect();
-            let orient: Vec<Point> = out.iter().map(|p| p.to_point()).collect();
-            if signed_area(&orient) < 0.0 {
-                out.reverse();
-            }
-            crate::offset::clean_path(&out)
-        })
-        .filter(|c| c.len() >= 3)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,41 +163,6 @@ mod tests {
         assert!(!is_convex(&l));
         let inter = intersection_area(&l, &sq(0.0, 0.0, 10.0));
         assert!((inter - 75.0).abs() < 1e-6, "{inter}");
-    }
-
-    #[test]
-    fn positive_fill_keeps_the_outline_of_a_square() {
-        let path = vec![
-            IntPoint::new(0, 0),
-            IntPoint::new(10, 0),
-            IntPoint::new(10, 10),
-            IntPoint::new(0, 10),
-        ];
-        let regions = positive_fill_regions(&path, false);
-        assert_eq!(regions.len(), 1);
-        let pts: Vec<Point> = regions[0].iter().map(|p| p.to_point()).collect();
-        assert_eq!(polygon_area(&pts), 100.0);
-    }
-
-    #[test]
-    fn offsetting_a_concave_polygon_removes_the_join_loops() {
-        // An L shape: its concave vertex makes Clipper's raw path loop back over itself.
-        let l = vec![
-            Point::new(0.0, 0.0),
-            Point::new(20.0, 0.0),
-            Point::new(20.0, 10.0),
-            Point::new(10.0, 10.0),
-            Point::new(10.0, 20.0),
-            Point::new(0.0, 20.0),
-        ];
-        let out = crate::offset::offset_polygon(&l, 2.0);
-        assert_eq!(out.len(), 1);
-        let pts: Vec<Point> = out[0].iter().map(|p| p.to_point()).collect();
-        assert!(crate::polygon::is_valid_polygon(&pts));
-        let a = polygon_area(&pts);
-        // Area grows by about perimeter * d + pi * d^2 (minus the concave corner's d^2).
-        assert!((a - (300.0 + 80.0 * 2.0 + 3.0 * 4.0)).abs() < 8.0, "{a}");
-        assert!(!out[0].contains(&IntPoint::new(10, 10)));
     }
 
     proptest! {

@@ -8,7 +8,7 @@
 //! | [`polygon`] | shapely (GEOS) `area`, `length` to the bit, `is_valid` | the unclip distance is `area * ratio / length`; 4.5 against 4.4999999 moves a vertex |
 //! | [`contour`] | OpenCV `findContours(RETR_LIST, CHAIN_APPROX_SIMPLE)` (Suzuki–Abe) | imageproc traces the same borders but not OpenCV's hole/outer order or point compression |
 //! | [`minrect`] | OpenCV 4.x/5.x `convexHull` (Sklansky, with its index-ordering shift), `minAreaRect` (dot-product calipers in `f32`, angle in `[-90, 0)`), `boxPoints`, DB's `get_mini_boxes`; bit-exact on the fixtures | the `f32` arithmetic and the hull's start vertex decide whether a corner truncates to 99 or 100 downstream |
-//! | [`offset`] | Clipper 6.4 `ClipperOffset` with round joins (pyclipper) | no crate reproduces Clipper's integer grid and arc step count |
+//! | [`offset`] | Clipper 6.4.2 `ClipperOffset` with round joins and its Vatti union (pyclipper), vertex for vertex | no crate reproduces Clipper's integer grid, arc step count and union vertices in safe Rust |
 //! | [`simplify`] | OpenCV `approxPolyDP` (closed, with its clean-up pass), `arcLength` in `f32` steps | small, and must keep OpenCV's vertices |
 //! | [`fill`] | OpenCV `fillPoly` (edge collection in 16.16 fixed point, 8-connected outline), pixel-exact on the fixtures | `box_score_fast` averages over exactly these pixels |
 //! | [`iou`] | shapely intersection / union area for convex polygons | Sutherland–Hodgman is exact for convex inputs |
@@ -17,6 +17,7 @@
 
 #![forbid(unsafe_code)]
 
+mod clipper;
 pub mod contour;
 pub mod fill;
 pub mod iou;

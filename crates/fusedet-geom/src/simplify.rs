@@ -58,18 +58,30 @@ pub fn approx_poly_closed(src: &[IntPoint], epsilon: f64) -> Vec<IntPoint> {
                 (end_pt.x - start_pt.x) as f64,
                 (end_pt.y - start_pt.y) as f64,
             );
-            let mut max_dist = 0f64;
+            let segment_len_2 = dx * dx + dy * dy;
+            // Squared distance to the segment (not the line) times the squared segment length,
+            // as OpenCV 5 (the opencv-python 5.0.0.93 of the fixtures) computes it.
+            let mut max_dist_2 = 0f64;
             while pos != s_end {
                 let pt = src[pos];
                 pos = (pos + 1) % count;
-                let dist =
-                    ((pt.y - start_pt.y) as f64 * dx - (pt.x - start_pt.x) as f64 * dy).abs();
-                if dist > max_dist {
-                    max_dist = dist;
+                let (sx, sy) = (pt.x - start_pt.x, pt.y - start_pt.y);
+                let projection = sx as f64 * dx + sy as f64 * dy;
+                let dist_2 = if projection < 0.0 {
+                    (sx * sx + sy * sy) as f64 * segment_len_2
+                } else if projection > segment_len_2 {
+                    let (ex, ey) = (pt.x - end_pt.x, pt.y - end_pt.y);
+                    (ex * ex + ey * ey) as f64 * segment_len_2
+                } else {
+                    let d = sy as f64 * dx - sx as f64 * dy;
+                    d * d
+                };
+                if dist_2 > max_dist_2 {
+                    max_dist_2 = dist_2;
                     split = (pos + count - 1) % count;
                 }
             }
-            max_dist * max_dist <= eps * (dx * dx + dy * dy)
+            max_dist_2 <= eps * segment_len_2
         } else {
             true
         };

@@ -18,17 +18,10 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/db")
 }
 
-/// Equal vertex sequences, allowing a polygon (`box_type` poly) to start at another vertex of
-/// the same ring: Clipper's union picks the start vertex by its own bookkeeping, which
-/// fusedet's offset does not reproduce. Quads must match exactly (start included).
+/// Equal vertex sequences, start vertex included, for quads and polygons alike (fusedet's
+/// offset reproduces Clipper's union, which picks a polygon's start vertex).
 fn same_ring(a: &[[f64; 2]], b: &[[f64; 2]]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    if a.len() == 4 {
-        return a == b;
-    }
-    (0..a.len()).any(|k| (0..a.len()).all(|i| a[(i + k) % a.len()] == b[i]))
+    a == b
 }
 
 #[test]
@@ -80,18 +73,64 @@ fn db_postprocess_matches_paddleocr_on_every_fixture() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(compared >= 370, "only {compared} detections compared");
-    // Known gap, poly boxes only: fusedet's offset unions the round-joined ring with i_overlay,
-    // not Clipper's own sweep, so at concave corners the kept vertices can differ (the polygon
-    // is the same to a pixel or two). Measured 2026-11-22: 30 of 96 poly detections and 2 of 12
-    // poly cases' counts differ; the bound only lets this shrink.
-    eprintln!(
-        "poly mode: {} differences from PaddleOCR",
-        poly_failures.len()
-    );
+    // Poly boxes are reported apart so that a regression says which mode broke.
     assert!(
-        poly_failures.len() <= 32,
-        "poly mode: {} differences (was 32):\n{}",
+        poly_failures.is_empty(),
+        "poly mode: {} differences from PaddleOCR:\n{}",
         poly_failures.len(),
         poly_failures.join("\n")
     );
+}
+
+/// `--box-type poly` on curved text lines (arcs, sine-shaped bands, rings, touching arcs):
+/// every polygon identical to PaddleOCR's, start vertex included, and every score within 1e-6.
+/// Fixtures from `tools/make_db_curved_fixtures.py`.
+#[test]
+fn poly_mode_matches_paddleocr_on_curved_text() {
+    let cases: Vec<Case> = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("curved_cases.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(cases.len(), 64);
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for case in &cases {
+        let img = image::open(fixtures().join(&case.map)).unwrap().to_luma8();
+        let data: Vec<f32> = img.as_raw().iter().map(|&b| b as f32 / 255.0).collect();
+        let post: DbPostProcess = serde_json::from_value(case.options.clone()).unwrap();
+        let map = ProbMap {
+            data: &data,
+            width: img.width() as usize,
+            height: img.height() as usize,
+        };
+        let ours = post.run(map, case.dest_width, case.dest_height);
+        let what = format!(
+            "{} -> {}x{} {}",
+            case.map, case.dest_width, case.dest_height, case.options
+        );
+        if ours.len() != case.detections.len() {
+            failures.push(format!(
+                "{what}: {} detections, PaddleOCR {}",
+                ours.len(),
+                case.detections.len()
+            ));
+            continue;
+        }
+        for (i, (o, r)) in ours.iter().zip(&case.detections).enumerate() {
+            compared += 1;
+            if o.points != r.points || (o.score - r.score).abs() > 1e-6 {
+                failures.push(format!(
+                    "{what} #{i}: {:?} score {:.7}, PaddleOCR {:?} score {:.7}",
+                    o.points, o.score, r.points, r.score
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(compared >= 150, "only {compared} polygons compared");
 }
