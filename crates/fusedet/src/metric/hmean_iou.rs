@@ -165,15 +165,15 @@ fn plg_area(p: &[[f64; 2]]) -> f64 {
 /// consecutive x of all vertices and edge crossings no edge crosses another, so the covered
 /// length of a vertical line is linear in x and its value at the slab's middle gives the area.
 fn even_odd_intersection_area(p: &[[f64; 2]], q: &[[f64; 2]]) -> f64 {
-    let bbox = |r: &[[f64; 2]]| {
-        r.iter().fold(
-            [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY],
-            |b, v| [b[0].min(v[0]), b[1].min(v[1]), b[2].max(v[0]), b[3].max(v[1])],
-        )
+    let range = |r: &[[f64; 2]], k: usize| {
+        r.iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v[k]), hi.max(v[k]))
+            })
     };
-    let (bp, bq) = (bbox(p), bbox(q));
-    let (x0, x1) = (bp[0].max(bq[0]), bp[2].min(bq[2]));
-    if p.len() < 3 || q.len() < 3 || x0 >= x1 || bp[1].max(bq[1]) >= bp[3].min(bq[3]) {
+    let (px, py, qx, qy) = (range(p, 0), range(p, 1), range(q, 0), range(q, 1));
+    let (x0, x1) = (px.0.max(qx.0), px.1.min(qx.1));
+    if p.len() < 3 || q.len() < 3 || x0 >= x1 || py.0.max(qy.0) >= py.1.min(qy.1) {
         return 0.0;
     }
     // Non-vertical edges, left end first: (xa, ya, xb, yb, polygon).
@@ -511,7 +511,10 @@ mod tests {
         // 5x5 square is 12.5, the union 0 + 25 - 12.5, so the official IoU is 1.
         let bow = vec![[0., 0.], [10., 10.], [10., 0.], [0., 10.]];
         assert_eq!(plg_area(&bow), 0.0);
-        assert_eq!(even_odd_intersection_area(&bow, &quad(0., 0., 10., 10.)), 50.0);
+        assert_eq!(
+            even_odd_intersection_area(&bow, &quad(0., 0., 10., 10.)),
+            50.0
+        );
         let g = vec![vec![gt(bow.clone(), "a"), gt(quad(0., 0., 5., 5.), "b")]];
         let d = vec![vec![bow, quad(0., 0., 5., 5.)]];
         let (s, _) = hmean_iou(&g, &d, MatchMode::Icdar2015);
