@@ -179,8 +179,22 @@ fn sweep_equals_the_official_script_on_score_filtered_detections() {
     for ((t, s), e) in rows.iter().zip(&f.sweep) {
         assert_eq!(*t, e.threshold);
         assert_eq!(
-            (s.matched, s.gt_care, s.det_care, s.precision, s.recall, s.hmean),
-            (e.matched, e.gt_care, e.det_care, e.precision, e.recall, e.hmean),
+            (
+                s.matched,
+                s.gt_care,
+                s.det_care,
+                s.precision,
+                s.recall,
+                s.hmean
+            ),
+            (
+                e.matched,
+                e.gt_care,
+                e.det_care,
+                e.precision,
+                e.recall,
+                e.hmean
+            ),
             "threshold {t}"
         );
     }
