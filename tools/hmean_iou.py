@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
-"""Independent ICDAR 2015 IoU metric (the rules of DB's DetectionIoUEvaluator and the official
-RRC script) with shapely, used to check fusedet's `HmeanIou`.
+"""This project's shapely version of the IoU metric of DB's DetectionIoUEvaluator (polygons that
+shapely finds invalid or not simple are skipped) and, with mode "mindocr", of MindOCR's DetMetric
+matcher. It is NOT the official ICDAR 2015 script, which keeps degenerate and self-intersecting
+quads and measures them with the Polygon library: for ICDAR 2015 numbers use
+tools/official_ic15_eval.py. Used for the fixtures of fusedet's MindOCR mode and for curved
+polygons, which the official script cannot read.
 
 Usage:
   hmean_iou.py GT_DIR RES_DIR [--json OUT]   scores every res_<stem>.txt in RES_DIR against
@@ -60,7 +64,8 @@ def evaluate_image(gt, dets, iou_thresh=0.5, mode="icdar2015"):
                     gt_m[i] = True
                     matched += 1
     return {"gt_care": len(gt_pols) - len(gt_dc),
-            "det_care": len(det_pols) - len(det_dc) - dropped, "matched": matched}
+            "det_care": len(det_pols) - len(det_dc) - dropped, "matched": matched,
+            "dropped": dropped}
 
 
 def combine(results):

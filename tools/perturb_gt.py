@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Writes synthetic submissions from ICDAR 2015 ground truth, for checking the metric on real
 annotations: each region jittered (1-12 px per corner), some dropped, some duplicated, some
-random false positives; seeded.
+random false positives; seeded. Corners are rounded to integers and written clockwise on screen
+(a quad that jitter turned counter-clockwise is reversed: the official ICDAR 2015 script refuses
+those, and neither its areas nor fusedet's depend on orientation); jitter may leave quads
+self-intersecting, which the official script scores as they are.
 
 Usage: perturb_gt.py GT_DIR OUT_DIR [SEED]
 """
@@ -32,4 +35,7 @@ for name in sorted(os.listdir(gt_dir)):
         dets.append(np.array([[x, y], [x + 60, y], [x + 60, y + 20], [x, y + 20]]))
     with open(os.path.join(out, f"res_{m.group(1)}.txt"), "w") as f:
         for d in dets:
-            f.write(",".join(str(int(round(v))) for v in d.reshape(-1)) + "\r\n")
+            q = [[int(round(v)) for v in p] for p in d]
+            if sum((q[(i + 1) % 4][0] - q[i][0]) * (q[(i + 1) % 4][1] + q[i][1]) for i in range(4)) > 0:
+                q = q[::-1]
+            f.write(",".join(str(v) for p in q for v in p) + "\r\n")

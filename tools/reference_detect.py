@@ -5,10 +5,14 @@ tools/fetch_reference.sh.
 
 Usage: reference_detect.py MODEL.onnx OUT.json IMAGE...   (defaults: limit_type min, 736,
 thresh 0.3, box_thresh 0.6, unclip_ratio 1.5, fast score, quad boxes)
-Writes fusedet's JSON layout: [{"image", "width", "height", "detections": [{"points"}]}].
+Writes fusedet's JSON layout: [{"image", "width", "height", "detections": [{"points",
+"dbpostprocess"}]}], where "dbpostprocess" is the box as DBPostProcess gave it, before
+TextDetector reordered its corners (tools/compare_boxes.py needs it where that reordering
+makes a degenerate quad).
 """
 import json, os, sys, types
 import cv2
+import numpy as np
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", ".reference"))
@@ -27,10 +31,26 @@ def make_detector(model):
 if __name__ == "__main__":
     model, out, images = sys.argv[1], sys.argv[2], sys.argv[3:]
     det = make_detector(model)
+    filter_one = det.filter_tag_det_res
+    kept = []
+
+    def filter_and_record(dt_boxes, image_shape):
+        """TextDetector's filter, box by box, remembering the box each output came from."""
+        out = []
+        for b in dt_boxes:
+            f = filter_one([b], image_shape)
+            if len(f):
+                out.append(f[0])
+                kept.append(np.array(b).tolist())
+        return np.array(out)
+
+    det.filter_tag_det_res = filter_and_record
     res = []
     for p in images:
         img = cv2.imread(p)
+        kept.clear()
         boxes = det(img)
         res.append({"image": p, "width": img.shape[1], "height": img.shape[0],
-                    "detections": [{"points": b.tolist()} for b in boxes]})
+                    "detections": [{"points": b.tolist(), "dbpostprocess": k}
+                                   for b, k in zip(boxes, kept)]})
     json.dump(res, open(out, "w"))

