@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use fusedet::data::{self, TextFormat, TextSample, icdar15};
-use fusedet::metric::{self, ImageCounts, MatchMode, SWEEP_THRESHOLDS, Scores};
+use fusedet::metric::{self, ImageCounts, MatchMode, SWEEP_THRESHOLDS};
 use fusedet::preprocess::load_image;
 use fusedet::zoo;
 use serde::Serialize;
@@ -33,7 +33,8 @@ pub struct EvalArgs {
     /// Evaluate at most N images.
     #[arg(long)]
     pub limit: Option<usize>,
-    /// Matching rules: icdar2015 (official, DB) | mindocr.
+    /// Matching rules: icdar2015 (the official ICDAR 2015 script's) | mindocr (DB/MindOCR's:
+    /// invalid polygons skipped).
     #[arg(long, default_value = "icdar2015")]
     pub mode: MatchMode,
     /// Also report MMOCR's sweep over box-score thresholds 0.3..0.8.
@@ -222,15 +223,17 @@ fn write_outputs(
         "hmean",
     ])?;
     for (s, c) in samples.iter().zip(per) {
-        let sc = Scores::from_totals(c.matched, c.gt_care, c.det_care);
+        // The official script's per-sample scores (1 when there is nothing to find and
+        // nothing was found).
+        let (precision, recall, hmean) = c.sample_scores();
         w.write_record([
             s.image.display().to_string(),
             c.gt_care.to_string(),
             c.det_care.to_string(),
             c.matched.to_string(),
-            format!("{:.4}", sc.precision),
-            format!("{:.4}", sc.recall),
-            format!("{:.4}", sc.hmean),
+            format!("{precision:.4}"),
+            format!("{recall:.4}"),
+            format!("{hmean:.4}"),
         ])?;
     }
     let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?;

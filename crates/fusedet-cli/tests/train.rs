@@ -242,7 +242,12 @@ fn flip_byte(path: &Path) {
 fn corrupt_checkpoints_are_passed_over_and_corrupt_weights_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    ok(bin().arg("train").arg(smoke()).arg("--out").arg(&run).arg("--quiet"));
+    ok(bin()
+        .arg("train")
+        .arg(smoke())
+        .arg("--out")
+        .arg(&run)
+        .arg("--quiet"));
     let before = losses(&run);
     assert_eq!(before.len(), 12);
     // keep_checkpoints = 2: steps 8 and 12 are kept. A flipped byte in step 12's weights
@@ -262,7 +267,10 @@ fn corrupt_checkpoints_are_passed_over_and_corrupt_weights_refused() {
     let text_state = std::fs::read_to_string(&state).unwrap();
     std::fs::write(&state, &text_state[..text_state.len() / 2]).unwrap();
     let text = ok(bin().arg("train").arg("--resume").arg(&run).arg("--quiet"));
-    assert!(text.contains("state.json") && text.contains("at step 8"), "{text}");
+    assert!(
+        text.contains("state.json") && text.contains("at step 8"),
+        "{text}"
+    );
 
     // Inference refuses damaged weights by name instead of detecting with them.
     let img = tmp.path().join("a.png");

@@ -27,6 +27,12 @@ pub enum Error {
     /// Training could not go on.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// Reading a Darknet `.cfg` / `.weights` model.
+    #[error(transparent)]
+    Darknet(#[from] DarknetError),
+    /// COCO evaluation inputs that do not fit together.
+    #[error(transparent)]
+    CocoEval(#[from] CocoEvalError),
     /// Inputs that do not fit together (e.g. one batch of images of different sizes).
     #[error("invalid input: {0}")]
     Input(String),
@@ -346,6 +352,69 @@ impl DatasetError {
             reason: reason.into(),
         }
     }
+}
+
+/// A detection set that pycocotools would refuse.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CocoEvalError {
+    /// A detection names an image that is not in the ground truth.
+    #[error("detection {index}: image_id {image_id} is not an image of the ground truth")]
+    UnknownImage {
+        /// Index of the detection in the input.
+        index: usize,
+        /// Its image id.
+        image_id: i64,
+    },
+}
+
+/// An unusable cfg or weights file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DarknetError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A cfg line or section is wrong.
+    #[error("{path}:{line}: {reason}")]
+    Cfg {
+        /// The cfg file.
+        path: PathBuf,
+        /// 1-based line (of the section header for section-level problems).
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The weights file does not fit the network.
+    #[error(
+        "{path}: {expected} floats expected after the {header}-byte header for the network, \
+         {found} found{detail}"
+    )]
+    WeightsSize {
+        /// The weights file.
+        path: PathBuf,
+        /// Header size in bytes.
+        header: usize,
+        /// f32 values the cfg needs.
+        expected: usize,
+        /// f32 values in the file (whole ones).
+        found: usize,
+        /// Where it ran out, if it did.
+        detail: String,
+    },
+    /// The weights header is incomplete.
+    #[error("{path}: weights header truncated ({len} bytes)")]
+    WeightsHeader {
+        /// The weights file.
+        path: PathBuf,
+        /// File length.
+        len: usize,
+    },
 }
 
 /// Result with [`Error`].

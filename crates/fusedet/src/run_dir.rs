@@ -168,8 +168,7 @@ pub fn verify_weights(path: &Path) -> Result<(), CheckpointError> {
     if want.trim() != got {
         return Err(CheckpointError::Corrupt {
             path: path.to_path_buf(),
-            reason: "SHA-256 does not match the one written with it (cut short or altered)"
-                .into(),
+            reason: "SHA-256 does not match the one written with it (cut short or altered)".into(),
         });
     }
     Ok(())
@@ -199,7 +198,10 @@ pub fn verify_checkpoint(dir: &Path) -> Result<(), CheckpointError> {
         .and_then(|f| f.as_object())
         .ok_or_else(|| corrupt(sp.clone(), "no `files` checksums".into()))?;
     if !files.contains_key("model.bpk") {
-        return Err(corrupt(sp.clone(), "`files` does not list model.bpk".into()));
+        return Err(corrupt(
+            sp.clone(),
+            "`files` does not list model.bpk".into(),
+        ));
     }
     for (name, want) in files {
         let p = dir.join(name);
@@ -216,10 +218,11 @@ pub fn verify_checkpoint(dir: &Path) -> Result<(), CheckpointError> {
     Ok(())
 }
 
+/// Checkpoints passed over, with why.
+pub type Skipped = Vec<(PathBuf, CheckpointError)>;
+
 /// The newest checkpoint that verifies, and each newer one that did not (with why).
-pub fn latest_good_checkpoint(
-    run: &Path,
-) -> (Option<(usize, PathBuf)>, Vec<(PathBuf, CheckpointError)>) {
+pub fn latest_good_checkpoint(run: &Path) -> (Option<(usize, PathBuf)>, Skipped) {
     let mut skipped = Vec::new();
     for (step, dir) in checkpoints(run).into_iter().rev() {
         match verify_checkpoint(&dir) {
@@ -323,7 +326,10 @@ mod tests {
         let (good, skipped) = latest_good_checkpoint(run.path());
         assert_eq!(good.unwrap().0, 4);
         let why = skipped[0].1.to_string();
-        assert!(why.contains("optim.bpk") && why.contains("corrupt"), "{why}");
+        assert!(
+            why.contains("optim.bpk") && why.contains("corrupt"),
+            "{why}"
+        );
         // No checksums at all (or a state.json that does not parse): not trusted.
         std::fs::write(newest.join("state.json"), "{\"step\": 8}").unwrap();
         assert_eq!(latest_good_checkpoint(run.path()).0.unwrap().0, 4);

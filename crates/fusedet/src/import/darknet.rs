@@ -28,56 +28,9 @@
 //! order). All little-endian f32.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// An unusable cfg or weights file.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum DarknetError {
-    /// The file could not be read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// A cfg line or section is wrong.
-    #[error("{path}:{line}: {reason}")]
-    Cfg {
-        /// The cfg file.
-        path: PathBuf,
-        /// 1-based line (of the section header for section-level problems).
-        line: usize,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The weights file does not fit the network.
-    #[error(
-        "{path}: {expected} floats expected after the {header}-byte header for the network, \
-         {found} found{detail}"
-    )]
-    WeightsSize {
-        /// The weights file.
-        path: PathBuf,
-        /// Header size in bytes.
-        header: usize,
-        /// f32 values the cfg needs.
-        expected: usize,
-        /// f32 values in the file (whole ones).
-        found: usize,
-        /// Where it ran out, if it did.
-        detail: String,
-    },
-    /// The weights header is incomplete.
-    #[error("{path}: weights header truncated ({len} bytes)")]
-    WeightsHeader {
-        /// The weights file.
-        path: PathBuf,
-        /// File length.
-        len: usize,
-    },
-}
+pub use crate::error::DarknetError;
 
 /// Activation of a convolutional or shortcut layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

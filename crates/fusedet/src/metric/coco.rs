@@ -29,7 +29,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::data::{DatasetError, read_text};
+use crate::data::read_text;
+use crate::error::DatasetError;
 
 /// COCO ground truth: the parts of an instances json that bbox evaluation reads.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -179,19 +180,7 @@ impl CocoEvaluation {
     }
 }
 
-/// A detection set that pycocotools would refuse.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum CocoEvalError {
-    /// A detection names an image that is not in the ground truth.
-    #[error("detection {index}: image_id {image_id} is not an image of the ground truth")]
-    UnknownImage {
-        /// Index of the detection in the input.
-        index: usize,
-        /// Its image id.
-        image_id: i64,
-    },
-}
+pub use crate::error::CocoEvalError;
 
 const N_IOU: usize = 10;
 const N_REC: usize = 101;
