@@ -202,7 +202,7 @@ eval_vs_reference() {
 # tools/make_official_eval_fixture.sh with the script). fusedet's eval must be within 0.002 of
 # it (the same tolerance as the scripted check above) with identical per-image counts on at
 # least 199 of the 200 images (measured 2026-11-30: 199, the other has one more detection,
-# 715 against 714, from the network's float difference as in check 3).
+# 715 against 714; presumably the float difference of check 3, not traced).
 eval_vs_official_fixture() {
   local fx=tools/fixtures/ic15_official_reference_801_1000.json
   $bin eval --model ppocr-v4-det --images "$imgs" --labels "$gt" --skip 800 --sweep --json "$work/eval.json" --out "$work/eval"
