@@ -119,10 +119,7 @@ pub fn detect_files(
         let mut loaded = Vec::new();
         for f in chunk {
             match load_image(f) {
-                Ok(img) => {
-                    let p = det.prepare(&img);
-                    loaded.push((f.clone(), img, p));
-                }
+                Ok(img) => loaded.push((f, img)),
                 Err(e) => {
                     failures += 1;
                     done(f, Err(e.to_string()))?;
@@ -130,29 +127,11 @@ pub fn detect_files(
                 }
             }
         }
-        // Group by network input size, keep order.
-        let mut results = vec![None; loaded.len()];
-        let mut sizes: Vec<(usize, usize)> =
-            loaded.iter().map(|l| (l.2.height, l.2.width)).collect();
-        sizes.dedup();
-        for size in sizes {
-            let idx: Vec<usize> = (0..loaded.len())
-                .filter(|&i| {
-                    (loaded[i].2.height, loaded[i].2.width) == size && results[i].is_none()
-                })
-                .collect();
-            if idx.is_empty() {
-                continue;
-            }
-            let preps: Vec<&fusedet::preprocess::Prepared> =
-                idx.iter().map(|&i| &loaded[i].2).collect();
-            let maps = det.predict_maps(&preps)?;
-            for (&i, map) in idx.iter().zip(&maps) {
-                results[i] = Some(det.postprocess(map, &loaded[i].2));
-            }
-        }
-        for ((f, img, _), dets) in loaded.into_iter().zip(results) {
-            done(&f, Ok((img, dets.unwrap_or_default())))?;
+        // The library's same-size batching, results in input order.
+        let images: Vec<&image::RgbImage> = loaded.iter().map(|(_, img)| img).collect();
+        let results = det.detect_batch(&images, batch)?;
+        for ((f, img), dets) in loaded.into_iter().zip(results) {
+            done(f, Ok((img, dets)))?;
             bar.inc(1);
         }
     }
