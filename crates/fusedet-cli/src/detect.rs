@@ -7,7 +7,7 @@ use clap::Args;
 use fusedet::infer::ResolveOptions;
 use fusedet::postprocess::{BoxType, ScoreMode};
 use fusedet::preprocess::{LimitType, load_image};
-use fusedet::{Detection, Detector, ImageDetections, zoo};
+use fusedet::{Detection, Detector, ImageDetections, Shape, zoo};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Args, Debug)]
@@ -21,6 +21,10 @@ pub struct DetectArgs {
     /// Write overlay PNGs with the detections drawn into this directory.
     #[arg(long)]
     pub overlay: Option<PathBuf>,
+    /// Object models: write YOLO-format labels (`class cx cy w h`, normalised, and the score
+    /// last) to DIR/<image stem>.txt, as ultralytics' `save_txt` + `save_conf` does.
+    #[arg(long, value_name = "DIR")]
+    pub save_txt: Option<PathBuf>,
     #[command(flatten)]
     pub detector: DetectorOptions,
 }
@@ -61,6 +65,22 @@ pub struct DetectorOptions {
     /// min | max [default: min].
     #[arg(long)]
     pub limit_type: Option<LimitType>,
+    /// Object models: minimum score (objectness x class probability) [default: 0.25 for
+    /// detect, 0.005 for eval, as Darknet's `detector test` / `detector valid`].
+    #[arg(long)]
+    pub conf: Option<f32>,
+    /// Object models: NMS IoU threshold [default: 0.45].
+    #[arg(long)]
+    pub iou: Option<f32>,
+    /// Object models: at most this many detections per image, best first [default: all].
+    #[arg(long)]
+    pub max_det: Option<usize>,
+    /// Object models: network input size, a multiple of 32 [default: the cfg's, 416].
+    #[arg(long)]
+    pub imgsz: Option<usize>,
+    /// Object models: stretch images to the input size instead of letterboxing them.
+    #[arg(long)]
+    pub no_letterbox: bool,
     /// Images of the same network size are run together, up to this many.
     #[arg(long, default_value_t = 4)]
     pub batch_size: usize,
@@ -74,8 +94,14 @@ pub struct DetectorOptions {
 }
 
 impl DetectorOptions {
-    /// Loads the model and applies the options.
+    /// Loads the model and applies the options, with `detect`'s defaults.
     pub fn build(&self) -> Result<Detector> {
+        self.build_for(false)
+    }
+
+    /// Loads the model and applies the options; `evaluation` gives object detectors the
+    /// evaluation defaults (Darknet's `detector valid`: threshold 0.005).
+    pub fn build_for(&self, evaluation: bool) -> Result<Detector> {
         let device = crate::device::parse(&self.device)?;
         let opts = ResolveOptions {
             fetch: !self.no_fetch,
@@ -90,17 +116,69 @@ impl DetectorOptions {
             );
         }
         let mut det = Detector::from_pretrained_with(&self.model, &device, opts)?;
-        let p = &mut det.postprocess;
-        p.thresh = self.thresh.unwrap_or(p.thresh);
-        p.box_thresh = self.box_thresh.unwrap_or(p.box_thresh);
-        p.unclip_ratio = self.unclip_ratio.unwrap_or(p.unclip_ratio);
-        p.max_candidates = self.max_candidates.unwrap_or(p.max_candidates);
-        p.use_dilation |= self.use_dilation;
-        p.score_mode = self.score_mode.unwrap_or(p.score_mode);
-        p.box_type = self.box_type.unwrap_or(p.box_type);
-        let q = &mut det.preprocess;
-        q.limit_side_len = self.limit_side_len.unwrap_or(q.limit_side_len);
-        q.limit_type = self.limit_type.unwrap_or(q.limit_type);
+        match &mut det {
+            Detector::Text(t) => {
+                let object_only = [
+                    ("--conf", self.conf.is_some()),
+                    ("--iou", self.iou.is_some()),
+                    ("--max-det", self.max_det.is_some()),
+                    ("--imgsz", self.imgsz.is_some()),
+                    ("--no-letterbox", self.no_letterbox),
+                ];
+                if let Some((flag, _)) = object_only.iter().find(|(_, set)| *set) {
+                    bail!(
+                        "{flag} applies to object detectors; {} is a text detector (its \
+                         options: --thresh, --box-thresh, --unclip-ratio, ...)",
+                        self.model
+                    );
+                }
+                let p = &mut t.postprocess;
+                p.thresh = self.thresh.unwrap_or(p.thresh);
+                p.box_thresh = self.box_thresh.unwrap_or(p.box_thresh);
+                p.unclip_ratio = self.unclip_ratio.unwrap_or(p.unclip_ratio);
+                p.max_candidates = self.max_candidates.unwrap_or(p.max_candidates);
+                p.use_dilation |= self.use_dilation;
+                p.score_mode = self.score_mode.unwrap_or(p.score_mode);
+                p.box_type = self.box_type.unwrap_or(p.box_type);
+                let q = &mut t.preprocess;
+                q.limit_side_len = self.limit_side_len.unwrap_or(q.limit_side_len);
+                q.limit_type = self.limit_type.unwrap_or(q.limit_type);
+            }
+            Detector::Object(o) => {
+                let text_only = [
+                    ("--thresh", self.thresh.is_some()),
+                    ("--box-thresh", self.box_thresh.is_some()),
+                    ("--unclip-ratio", self.unclip_ratio.is_some()),
+                    ("--max-candidates", self.max_candidates.is_some()),
+                    ("--use-dilation", self.use_dilation),
+                    ("--score-mode", self.score_mode.is_some()),
+                    ("--box-type", self.box_type.is_some()),
+                    ("--limit-side-len", self.limit_side_len.is_some()),
+                    ("--limit-type", self.limit_type.is_some()),
+                ];
+                if let Some((flag, _)) = text_only.iter().find(|(_, set)| *set) {
+                    bail!(
+                        "{flag} applies to text detectors; {} is an object detector (its \
+                         options: --conf, --iou, --max-det, --imgsz, --no-letterbox)",
+                        self.model
+                    );
+                }
+                let p = &mut o.postprocess;
+                if evaluation {
+                    *p = fusedet::postprocess::YoloPostProcess::valid();
+                }
+                p.conf = self.conf.unwrap_or(p.conf);
+                p.iou = self.iou.unwrap_or(p.iou);
+                p.max_det = self.max_det.or(p.max_det);
+                if let Some(s) = self.imgsz {
+                    if s == 0 || !s.is_multiple_of(32) {
+                        bail!("--imgsz {s}: the network input must be a positive multiple of 32");
+                    }
+                    o.input_size = (s, s);
+                }
+                o.letterbox = !self.no_letterbox;
+            }
+        }
         Ok(det)
     }
 }
@@ -189,7 +267,10 @@ pub fn run(a: DetectArgs) -> Result<()> {
         bail!("no images found in {:?}", a.inputs);
     }
     let det = a.detector.build()?;
-    if let Some(dir) = &a.overlay {
+    if a.save_txt.is_some() && det.object().is_none() {
+        bail!("--save-txt writes YOLO box labels: it needs an object detector");
+    }
+    for dir in [&a.overlay, &a.save_txt].into_iter().flatten() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let bar = progress(files.len())?;
@@ -203,13 +284,14 @@ pub fn run(a: DetectArgs) -> Result<()> {
                 return Ok(());
             }
         };
+        let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
         if let Some(dir) = &a.overlay {
-            let mut canvas = img.clone();
-            for d in &dets {
-                fusedet::draw::draw_polygon(&mut canvas, &d.points(), image::Rgb([0, 255, 0]), 3);
-            }
-            let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
-            save_png(&canvas, &dir.join(format!("{stem}.png")))?;
+            save_png(&overlay(&img, &dets), &dir.join(format!("{stem}.png")))?;
+        }
+        if let Some(dir) = &a.save_txt {
+            let path = dir.join(format!("{stem}.txt"));
+            zoo::write_atomic(&path, yolo_txt(&dets, img.width(), img.height()).as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
         }
         let r = ImageDetections {
             image: f.display().to_string(),
@@ -240,14 +322,73 @@ pub fn run(a: DetectArgs) -> Result<()> {
     Ok(())
 }
 
+/// The image with the detections drawn: text polygons in green, object boxes in a colour per
+/// class with a `class score` label.
+pub fn overlay(img: &image::RgbImage, dets: &[Detection]) -> image::RgbImage {
+    let font = fusedet::draw::font();
+    let mut canvas = img.clone();
+    let thick = (img.width().max(img.height()) / 300).clamp(2, 6);
+    for d in dets {
+        match (&d.shape, d.class_id) {
+            (Shape::Box(b), Some(c)) => {
+                let label = format!("{} {:.2}", d.class.as_deref().unwrap_or("?"), d.score);
+                fusedet::draw::draw_labeled_box(
+                    &mut canvas,
+                    &font,
+                    *b,
+                    &label,
+                    fusedet::draw::class_color(c),
+                    thick,
+                );
+            }
+            _ => fusedet::draw::draw_polygon(&mut canvas, &d.points(), image::Rgb([0, 255, 0]), 3),
+        }
+    }
+    canvas
+}
+
+/// ultralytics' `save_txt` with `save_conf`: `class cx cy w h score`, normalised, one line
+/// per box.
+pub fn yolo_txt(dets: &[Detection], width: u32, height: u32) -> String {
+    let (w, h) = (f64::from(width), f64::from(height));
+    let mut s = String::new();
+    for d in dets {
+        if let (Shape::Box([x1, y1, x2, y2]), Some(c)) = (&d.shape, d.class_id) {
+            s.push_str(&format!(
+                "{c} {:.6} {:.6} {:.6} {:.6} {:.6}\n",
+                (x1 + x2) / 2.0 / w,
+                (y1 + y2) / 2.0 / h,
+                (x2 - x1) / w,
+                (y2 - y1) / h,
+                d.score
+            ));
+        }
+    }
+    s
+}
+
 fn print_result(r: &ImageDetections) {
+    let objects = r.detections.iter().any(|d| d.class_id.is_some());
     println!(
-        "{} ({}x{}): {} text regions",
+        "{} ({}x{}): {} {}",
         r.image,
         r.width,
         r.height,
-        r.detections.len()
+        r.detections.len(),
+        if objects { "objects" } else { "text regions" }
     );
+    if objects {
+        for d in &r.detections {
+            if let Shape::Box([x1, y1, x2, y2]) = d.shape {
+                println!(
+                    "  {:.3} {:<14} [{x1:.1}, {y1:.1}, {x2:.1}, {y2:.1}]",
+                    d.score,
+                    d.class.as_deref().unwrap_or("?")
+                );
+            }
+        }
+        return;
+    }
     for d in &r.detections {
         let pts: Vec<String> = d
             .points()

@@ -1,6 +1,7 @@
 //! `fusedet`: detect, bench and manage models from the command line.
 
 mod bench;
+mod bench_yolo;
 mod convert;
 mod detect;
 mod device;
@@ -23,7 +24,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Detect text in images (PaddleOCR DB post-processing options).
+    /// Detect text (PaddleOCR DB post-processing options) or objects (YOLOv3) in images.
     Detect(detect::DetectArgs),
     /// Evaluate a detector on an annotated dataset (ICDAR 2015 protocol).
     Eval(Box<eval::EvalArgs>),

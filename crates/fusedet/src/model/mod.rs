@@ -4,10 +4,12 @@
 //! - [`backbone`]: ResNet-18/50, MobileNetV3-Large, PP-LCNetV3;
 //! - [`neck`]: DBFPN (`fpnc`, with DBNet++'s ASF), RSE-FPN;
 //! - [`head`]: the DB head (probability + threshold branches);
+//! - [`darknet`]: Darknet networks (YOLOv3, yolov3-tiny, SPP, Darknet-53) from their cfg;
 //! - [`dbnet`]: DBNet / DBNet++ / PP-OCR mobile det assembled from those;
 //! - [`detector`]: [`ModelSpec`] and [`DetModel`], one type for every family.
 
 pub mod backbone;
+pub mod darknet;
 pub mod dbnet;
 pub mod detector;
 pub mod head;

@@ -6,7 +6,7 @@
 //! bitmap backend adds a dependency tree to every build; one line chart with a legend is
 //! ~150 lines here, drawn with the same shipped DejaVu font as `fusedet synth`.
 
-use ab_glyph::{Font, FontArc, PxScale, ScaleFont, point};
+use ab_glyph::FontArc;
 use image::{Rgb, RgbImage};
 
 /// One curve.
@@ -22,31 +22,11 @@ pub struct Series<'a> {
 }
 
 fn font() -> FontArc {
-    FontArc::try_from_slice(include_bytes!("../../assets/fonts/DejaVuSans-Bold.ttf"))
-        .expect("shipped font parses")
+    crate::draw::font()
 }
 
 fn text(img: &mut RgbImage, f: &FontArc, s: &str, x: f32, y: f32, px: f32, color: [u8; 3]) {
-    let scale = PxScale::from(px);
-    let sf = f.as_scaled(scale);
-    let mut caret = x;
-    for c in s.chars() {
-        let id = sf.glyph_id(c);
-        let g = id.with_scale_and_position(scale, point(caret, y + sf.ascent()));
-        caret += sf.h_advance(id);
-        if let Some(og) = f.outline_glyph(g) {
-            let b = og.px_bounds();
-            og.draw(|gx, gy, cov| {
-                let (px, py) = (b.min.x as i64 + gx as i64, b.min.y as i64 + gy as i64);
-                if px >= 0 && py >= 0 && (px as u32) < img.width() && (py as u32) < img.height() {
-                    let p = img.get_pixel_mut(px as u32, py as u32);
-                    for (ch, col) in p.0.iter_mut().zip(color) {
-                        *ch = (*ch as f32 * (1.0 - cov) + col as f32 * cov) as u8;
-                    }
-                }
-            });
-        }
-    }
+    crate::draw::draw_text(img, f, s, (x, y), px, color);
 }
 
 fn line(img: &mut RgbImage, a: (f64, f64), b: (f64, f64), color: [u8; 3]) {

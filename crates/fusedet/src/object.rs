@@ -1,0 +1,372 @@
+//! Object detection with Darknet YOLOv3-family models: [`ObjectDetector`] loads a `.cfg` +
+//! `.weights` (+ class names) into fusedet's [`DarknetNet`] and runs Darknet's letterbox,
+//! network, `[yolo]` decoding and `do_nms_sort` ([`crate::postprocess::yolo`]).
+//!
+//! ```no_run
+//! let device = fusedet::burn::tensor::Device::default();
+//! let det = fusedet::Detector::from_pretrained("yolov3-tiny-coco", &device)?;
+//! let img = fusedet::preprocess::load_image(std::path::Path::new("street.jpg"))?;
+//! for d in det.detect(&img)? {
+//!     println!("{} {:.2} {:?}", d.class.as_deref().unwrap_or("?"), d.score, d.shape);
+//! }
+//! # Ok::<(), fusedet::Error>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use image::RgbImage;
+
+use crate::detection::Detection;
+use crate::error::{DarknetError, Error, TrainError};
+use crate::import::darknet::{DarknetCfg, DarknetWeights, LayerKind};
+use crate::model::darknet::DarknetNet;
+use crate::postprocess::yolo::{Letterboxed, LevelOutput, YoloPostProcess, letterbox, postprocess};
+
+/// The files of a Darknet model.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DarknetFiles {
+    /// The `.cfg`.
+    pub cfg: PathBuf,
+    /// The `.weights`.
+    pub weights: PathBuf,
+    /// Class names, one per line (`coco.names`), if there are any.
+    pub names: Option<PathBuf>,
+}
+
+impl DarknetFiles {
+    /// The files of a model given by its `.cfg` or `.weights`: the other one has the same
+    /// stem in the same directory; class names are `<stem>.names`, else the only `*.names`
+    /// file there.
+    pub fn beside(path: &Path) -> Result<Self, DarknetError> {
+        let with = |ext: &str| path.with_extension(ext);
+        let (cfg, weights) = (with("cfg"), with("weights"));
+        for (p, what) in [(&cfg, "cfg"), (&weights, "weights")] {
+            if !p.is_file() {
+                return Err(DarknetError::Missing {
+                    path: p.clone(),
+                    reason: format!(
+                        "no Darknet .{what} file beside {} (a model is a .cfg and a .weights \
+                         with the same name)",
+                        path.display()
+                    ),
+                });
+            }
+        }
+        let names = with("names");
+        let names = if names.is_file() {
+            Some(names)
+        } else {
+            let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+            let mut all: Vec<PathBuf> = std::fs::read_dir(dir.unwrap_or(Path::new(".")))
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.extension().is_some_and(|e| e == "names"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (all.len() == 1).then(|| all.remove(0))
+        };
+        Ok(Self {
+            cfg,
+            weights,
+            names,
+        })
+    }
+}
+
+/// Reads a class-names file: one name per line, blank lines ignored; the count must be the
+/// network's class count.
+pub fn read_names(path: &Path, classes: usize) -> Result<Vec<String>, DarknetError> {
+    let text = std::fs::read_to_string(path).map_err(|source| DarknetError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let names: Vec<String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect();
+    if names.len() != classes {
+        return Err(DarknetError::Names {
+            path: path.to_path_buf(),
+            reason: format!(
+                "{} class names for a network with {classes} classes",
+                names.len()
+            ),
+        });
+    }
+    Ok(names)
+}
+
+/// A YOLOv3-family object detector with Darknet's pre- and post-processing.
+pub struct ObjectDetector {
+    net: DarknetNet,
+    device: Device,
+    /// Class names (`class0`, ... when the model came without names).
+    pub names: Vec<String>,
+    /// Network input `(width, height)`; the cfg's by default, multiples of 32.
+    pub input_size: (usize, usize),
+    /// Letterbox (aspect-preserving, Darknet's default) or stretch to the input size.
+    pub letterbox: bool,
+    /// Thresholds.
+    pub postprocess: YoloPostProcess,
+}
+
+impl ObjectDetector {
+    /// Loads a Darknet model.
+    pub fn from_darknet(files: &DarknetFiles, device: &Device) -> Result<Self, Error> {
+        let cfg = DarknetCfg::read(&files.cfg)?;
+        let classes: Vec<usize> = cfg
+            .layers
+            .iter()
+            .filter_map(|l| match &l.kind {
+                LayerKind::Yolo(y) => Some(y.classes),
+                _ => None,
+            })
+            .collect();
+        let Some(&n) = classes.first() else {
+            return Err(DarknetError::Cfg {
+                path: files.cfg.clone(),
+                line: 1,
+                reason: "no [yolo] layer: not an object detector (a classifier such as \
+                         darknet53.cfg cannot detect)"
+                    .into(),
+            }
+            .into());
+        };
+        if let Some(l) = cfg
+            .layers
+            .iter()
+            .find(|l| matches!(&l.kind, LayerKind::Yolo(y) if y.classes != n))
+        {
+            return Err(DarknetError::Cfg {
+                path: files.cfg.clone(),
+                line: l.line,
+                reason: format!("[yolo] classes differ between levels (first level: {n})"),
+            }
+            .into());
+        }
+        let weights = DarknetWeights::read(&files.weights, &cfg)?;
+        let names = match &files.names {
+            Some(p) => read_names(p, n)?,
+            None => (0..n).map(|i| format!("class{i}")).collect(),
+        };
+        let net = DarknetNet::from_weights(&cfg, &weights, device)?;
+        Ok(Self {
+            input_size: (cfg.input[2], cfg.input[1]),
+            net,
+            device: device.clone(),
+            names,
+            letterbox: true,
+            postprocess: YoloPostProcess::default(),
+        })
+    }
+
+    /// The network.
+    pub fn net(&self) -> &DarknetNet {
+        &self.net
+    }
+
+    /// Stage 1: the network input.
+    pub fn prepare(&self, img: &RgbImage) -> Letterboxed {
+        let (w, h) = self.input_size;
+        letterbox(img, w, h, self.letterbox)
+    }
+
+    /// Stage 2: the raw `[yolo]` outputs of prepared images, per image per level, with the
+    /// grid size of each level.
+    pub fn predict(
+        &self,
+        batch: &[&Letterboxed],
+    ) -> Result<Vec<Vec<(Vec<f32>, usize, usize)>>, Error> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (w, h) = self.input_size;
+        let n = batch.len();
+        let mut data = Vec::with_capacity(n * 3 * h * w);
+        for p in batch {
+            data.extend_from_slice(&p.data);
+        }
+        let x = Tensor::<4>::from_data(TensorData::new(data, [n, 3, h, w]), &self.device);
+        let mut per_image: Vec<Vec<(Vec<f32>, usize, usize)>> = vec![Vec::new(); n];
+        for out in self.net.forward(x) {
+            let [_, c, lh, lw] = out.raw.dims();
+            let v: Vec<f32> = out
+                .raw
+                .into_data()
+                .try_to_vec()
+                .map_err(|e| TrainError::Readback(format!("{e:?}")))?;
+            for (img, chunk) in per_image.iter_mut().zip(v.chunks_exact(c * lh * lw)) {
+                img.push((chunk.to_vec(), lh, lw));
+            }
+        }
+        Ok(per_image)
+    }
+
+    /// Stage 3: detections in original image coordinates.
+    pub fn postprocess(
+        &self,
+        levels: &[(Vec<f32>, usize, usize)],
+        prepared: &Letterboxed,
+    ) -> Vec<Detection> {
+        let layers = self.yolo_layers();
+        let lv: Vec<LevelOutput> = levels
+            .iter()
+            .zip(&layers)
+            .map(|((data, h, w), layer)| LevelOutput {
+                data,
+                h: *h,
+                w: *w,
+                layer,
+            })
+            .collect();
+        postprocess(&lv, &prepared.placement, &self.names, &self.postprocess)
+    }
+
+    fn yolo_layers(&self) -> Vec<&crate::import::darknet::Yolo> {
+        self.net
+            .cfg()
+            .layers
+            .iter()
+            .filter_map(|l| match &l.kind {
+                LayerKind::Yolo(y) => Some(y),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// All stages for one image.
+    pub fn detect(&self, img: &RgbImage) -> Result<Vec<Detection>, Error> {
+        Ok(self.detect_batch(&[img], 1)?.remove(0))
+    }
+
+    /// All stages for several images, in order, at most `max_batch` per network run (every
+    /// letterboxed input has the network's size).
+    pub fn detect_batch(
+        &self,
+        images: &[&RgbImage],
+        max_batch: usize,
+    ) -> Result<Vec<Vec<Detection>>, Error> {
+        let (w, h) = self.input_size;
+        if w == 0 || h == 0 || !w.is_multiple_of(32) || !h.is_multiple_of(32) {
+            return Err(Error::Input(format!(
+                "the network input must be a multiple of 32, not {w}x{h}"
+            )));
+        }
+        let mut out = Vec::with_capacity(images.len());
+        for chunk in images.chunks(max_batch.max(1)) {
+            let prepared: Vec<Letterboxed> = chunk.iter().map(|i| self.prepare(i)).collect();
+            let refs: Vec<&Letterboxed> = prepared.iter().collect();
+            let raw = self.predict(&refs)?;
+            for (levels, p) in raw.iter().zip(&prepared) {
+                out.push(self.postprocess(levels, p));
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CFG: &str = "[net]\nwidth=64\nheight=64\nchannels=3\n\
+        [convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\nstride=2\npad=1\nactivation=leaky\n\
+        [maxpool]\nsize=2\nstride=2\n\
+        [convolutional]\nfilters=14\nsize=1\nstride=1\npad=1\nactivation=linear\n\
+        [yolo]\nmask=0,1\nanchors=10,14,23,27\nclasses=2\nnum=2\n";
+
+    fn model(dir: &Path, floats: usize, names: &str) -> DarknetFiles {
+        let cfg = dir.join("m.cfg");
+        std::fs::write(&cfg, CFG).unwrap();
+        let c = DarknetCfg::read(&cfg).unwrap();
+        let mut b = Vec::new();
+        for v in [0i32, 2, 0] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(&7u64.to_le_bytes());
+        let n = c.weight_count();
+        for i in 0..floats.min(n + 8) {
+            let v = if i < n {
+                ((i * 37) % 11) as f32 / 11.0 - 0.3
+            } else {
+                0.0
+            };
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        std::fs::write(dir.join("m.weights"), b).unwrap();
+        std::fs::write(dir.join("m.names"), names).unwrap();
+        DarknetFiles::beside(&cfg).unwrap()
+    }
+
+    #[test]
+    fn a_small_darknet_model_detects_in_original_coordinates_batched_or_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = DarknetCfg::parse(CFG, Path::new("m.cfg")).unwrap();
+        let files = model(dir.path(), cfg.weight_count(), "cat\ndog\n");
+        assert_eq!(
+            files.names.as_deref(),
+            Some(dir.path().join("m.names").as_path())
+        );
+        let mut det = ObjectDetector::from_darknet(&files, &Device::default()).unwrap();
+        det.postprocess.conf = 0.005;
+        assert_eq!(det.names, vec!["cat", "dog"]);
+        assert_eq!(det.input_size, (64, 64));
+        let imgs: Vec<RgbImage> = (0..3)
+            .map(|k| {
+                RgbImage::from_fn(50 + 20 * k, 40, |x, y| {
+                    image::Rgb([(x * 5) as u8, (y * 7) as u8, (k * 80) as u8])
+                })
+            })
+            .collect();
+        let refs: Vec<&RgbImage> = imgs.iter().collect();
+        let batched = det.detect_batch(&refs, 2).unwrap();
+        for (img, b) in imgs.iter().zip(&batched) {
+            let one = det.detect(img).unwrap();
+            assert_eq!(one.len(), b.len());
+            for (a, b) in one.iter().zip(b) {
+                assert_eq!(a.class_id, b.class_id);
+                assert!((a.score - b.score).abs() < 1e-5);
+            }
+            for d in &one {
+                let [x1, y1, x2, y2] = match d.shape {
+                    crate::Shape::Box(b) => b,
+                    _ => panic!("object detections are boxes"),
+                };
+                assert!(0.0 <= x1 && x1 <= x2 && x2 <= f64::from(img.width()));
+                assert!(0.0 <= y1 && y1 <= y2 && y2 <= f64::from(img.height()));
+                assert!(d.score > 0.005 && d.class.is_some());
+            }
+        }
+        assert!(batched.iter().any(|b| !b.is_empty()));
+    }
+
+    #[test]
+    fn wrong_names_truncated_weights_and_missing_files_name_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = DarknetCfg::parse(CFG, Path::new("m.cfg")).unwrap();
+        let files = model(dir.path(), cfg.weight_count(), "cat\ndog\nbird\n");
+        let e = ObjectDetector::from_darknet(&files, &Device::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("m.names") && e.contains("3 class names") && e.contains("2 classes"),
+            "{e}"
+        );
+        let files = model(dir.path(), cfg.weight_count() - 5, "cat\ndog\n");
+        let e = ObjectDetector::from_darknet(&files, &Device::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("m.weights") && e.contains("expected"), "{e}");
+        std::fs::remove_file(dir.path().join("m.weights")).unwrap();
+        let e = DarknetFiles::beside(&dir.path().join("m.cfg"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("m.weights"), "{e}");
+    }
+}
