@@ -1,26 +1,36 @@
 #!/usr/bin/env python3
 """Compares fusedet's detections with the reference pipeline's, point for point.
 
-Usage: compare_boxes.py REFERENCE.json FUSEDET.json [MODEL.onnx]
-REFERENCE.json from tools/reference_detect.py. Every image must have the same boxes in the same
-order with the same corners, start corner included. The one documented difference
-(`filter_quads` in crates/fusedet/src/postprocess/db.rs): where PaddleOCR's TextDetector
-reorders a box into a degenerate quad (a repeated corner or crossing edges), fusedet keeps
-DBPostProcess's corner order, so the expected box there is the reference's "dbpostprocess" box,
-clipped to the image and truncated as TextDetector clips.
+Usage: compare_boxes.py [--box-type quad|poly] REFERENCE.json FUSEDET.json [MODEL.onnx]
+REFERENCE.json from tools/reference_detect.py, run with the same --box-type (default quad).
+Every image must have the same boxes in the same order with the same corners, start corner
+included. The one documented difference (`filter_quads` in
+crates/fusedet/src/postprocess/db.rs): where PaddleOCR's TextDetector reorders a box into a
+degenerate quad (a repeated corner or crossing edges), fusedet keeps DBPostProcess's corner
+order, so the expected box there is the reference's "dbpostprocess" box, clipped to the image
+and truncated as TextDetector clips. Poly mode has no such difference (TextDetector only clips
+the polygons): every polygon must be the reference's, vertex for vertex.
 
 The network is not bit-identical to onnxruntime (probability maps agree within 2e-5, check 1): a
 map pixel that lies closer than that to the binarisation threshold can fall on the other side
 of it, and the box then moves by one pixel. With MODEL.onnx given, a differing box is accepted
-only when it differs by at most 1 px per coordinate AND onnxruntime's own map has a pixel within
-MAP_TOL (1e-4) of the threshold under or next to the box; each such case is printed with that
-pixel's value. Anything else exits 1.
+only when it has as many points, each within 1 px per coordinate, AND onnxruntime's own map has
+a pixel within MAP_TOL (1e-4) of the threshold under or next to the box; each such case is
+printed with that pixel's value. Anything else exits 1.
 """
 import json, sys
 from shapely.geometry import Polygon
 
-ref = {r["image"]: r for r in json.load(open(sys.argv[1]))}
-ours = {r["image"]: r for r in json.load(open(sys.argv[2]))}
+args = sys.argv[1:]
+box_type = "quad"
+if "--box-type" in args:
+    i = args.index("--box-type")
+    box_type = args[i + 1]
+    del args[i:i + 2]
+if box_type not in ("quad", "poly"):
+    sys.exit(f"--box-type must be quad or poly, not {box_type!r}")
+ref = {r["image"]: r for r in json.load(open(args[0]))}
+ours = {r["image"]: r for r in json.load(open(args[1]))}
 
 
 def simple(q):
@@ -39,7 +49,7 @@ for img, r in ref.items():
         print(f"missing in fusedet output: {img}"); sys.exit(1)
     want = []
     for d in r["detections"]:
-        if simple(d["points"]):
+        if box_type == "poly" or simple(d["points"]):
             want.append(d["points"])
         else:
             degenerate += 1
@@ -50,8 +60,13 @@ for img, r in ref.items():
     identical += sum(a == b for a, b in zip(want, got)) if len(want) == len(got) else 0
     if want != got:
         diffs.append((img, want, got))
-print(f"images {len(ref)}  reference boxes {n_ref} ({degenerate} degenerate in PaddleOCR, "
-      f"its DBPostProcess order expected)  fusedet boxes {n_ours}  identical {identical}/{n_ref}")
+if box_type == "poly":
+    print(f"images {len(ref)} ({len(ref) - len(diffs)} identical)  reference polygons {n_ref}  "
+          f"fusedet polygons {n_ours}  identical {identical}/{n_ref}")
+else:
+    print(f"images {len(ref)}  reference boxes {n_ref} ({degenerate} degenerate in PaddleOCR, "
+          f"its DBPostProcess order expected)  fusedet boxes {n_ours}  "
+          f"identical {identical}/{n_ref}")
 for img, want, got in diffs[:5]:
     print(f"  {img}: reference {want}\n    fusedet {got}")
 THRESH, MAP_TOL = 0.3, 1e-4
@@ -76,7 +91,8 @@ def explained(img, want, got, model):
     for a, b in zip(want, got):
         if a == b:
             continue
-        if any(abs(p - q) > 1 for pa, pb in zip(a, b) for p, q in zip(pa, pb)):
+        if len(a) != len(b) or any(abs(p - q) > 1
+                                   for pa, pb in zip(a, b) for p, q in zip(pa, pb)):
             return False
         xs = [p[0] * mw / w for p in a + b]
         ys = [p[1] * mh / h for p in a + b]
@@ -90,7 +106,7 @@ def explained(img, want, got, model):
     return True
 
 
-model = sys.argv[3] if len(sys.argv) > 3 else None
+model = args[2] if len(args) > 2 else None
 unexplained = [dd for dd in diffs if not explained(*dd, model)]
 print(f"{len(diffs) - len(unexplained)} differing images explained by near-threshold map pixels")
 ok = not unexplained and n_ref == n_ours
