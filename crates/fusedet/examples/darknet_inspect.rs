@@ -4,8 +4,15 @@
 //! Usage: `darknet_inspect CFG [WEIGHTS]`. One line per layer: `index kind c h w` (the output
 //! shape); then `weights N` (floats the cfg needs) and, with a weights file,
 //! `version MAJOR MINOR REVISION seen SEEN` and per convolution
-//! `conv INDEX first_weight last_weight sum_of_weights`.
+//! `conv INDEX first_weight last_weight sum_of_weights`. Last, the network is built as Burn
+//! modules (`fusedet::model::darknet::DarknetNet`) and run on a zero image of the cfg's size:
+//! `forward c h w` per output (each `[yolo]` input, or a classifier's last layer) and
+//! `params N` (conv, bias and batch-norm values in the module, = the weights count).
+use burn::module::Module;
+use fusedet::burn;
+use fusedet::burn::prelude::*;
 use fusedet::import::darknet::{DarknetCfg, DarknetWeights, LayerKind};
+use fusedet::model::darknet::DarknetNet;
 
 fn main() -> anyhow::Result<()> {
     let a: Vec<String> = std::env::args().collect();
@@ -45,5 +52,15 @@ fn main() -> anyhow::Result<()> {
             }
         }
     }
+    let device = Device::default();
+    let net = DarknetNet::new(&cfg, &device);
+    let [c, h, w] = cfg.input;
+    for out in net.forward(Tensor::zeros([1, c, h, w], &device)) {
+        let [_, c, h, w] = out.raw.dims();
+        println!("forward {c} {h} {w}");
+    }
+    // Burn counts the batch norms' running statistics among the parameters, as the weights
+    // file does.
+    println!("params {}", net.num_params());
     Ok(())
 }

@@ -370,4 +370,79 @@ mod tests {
         );
         verify(&p, &hex_sha256(b"not a model")).unwrap();
     }
+
+    /// A tar header block for `name` (ustar, `prefix` split off when given).
+    fn header(name: &str, prefix: &str, size: usize, kind: u8) -> Vec<u8> {
+        let mut h = vec![0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        let sz = format!("{size:011o}");
+        h[124..135].copy_from_slice(sz.as_bytes());
+        h[156] = kind;
+        h[257..262].copy_from_slice(b"ustar");
+        h[345..345 + prefix.len()].copy_from_slice(prefix.as_bytes());
+        h
+    }
+
+    fn entry(out: &mut Vec<u8>, h: Vec<u8>, data: &[u8]) {
+        out.extend(h);
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+
+    #[test]
+    fn source_archives_give_the_files_asked_for_by_full_path() {
+        use std::io::Write;
+        let mut tar = Vec::new();
+        entry(&mut tar, header("pkg-1/other.txt", "", 3, b'0'), b"abc");
+        entry(
+            &mut tar,
+            header("m.weights", "pkg-1/models", 700, b'0'),
+            &[7u8; 700],
+        );
+        // A pax header renaming the next entry.
+        let pax = b"30 path=pkg-1/models/long.cfg\n";
+        entry(&mut tar, header("PaxHeader", "", pax.len(), b'x'), pax);
+        entry(&mut tar, header("ignored", "", 5, b'0'), b"[net]");
+        tar.extend(vec![0u8; 1024]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pkg-1.tar.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar).unwrap();
+        std::fs::write(&path, gz.finish().unwrap()).unwrap();
+        let got =
+            extract_tar_gz(&path, &["pkg-1/models/long.cfg", "pkg-1/models/m.weights"]).unwrap();
+        assert_eq!(got[0], b"[net]");
+        assert_eq!(got[1], vec![7u8; 700]);
+        let e = extract_tar_gz(&path, &["pkg-1/missing"]).unwrap_err();
+        assert!(
+            e.contains("pkg-1.tar.gz") && e.contains("pkg-1/missing"),
+            "{e}"
+        );
+        // Cut short inside a file.
+        let cut = dir.path().join("cut.tar.gz");
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&tar[..1024 + 300]).unwrap();
+        std::fs::write(&cut, gz.finish().unwrap()).unwrap();
+        let e = extract_tar_gz(&cut, &["pkg-1/models/m.weights"]).unwrap_err();
+        assert!(e.contains("cut.tar.gz"), "{e}");
+    }
+
+    #[test]
+    fn every_zoo_file_has_a_sha256_and_a_distinct_cache_name() {
+        for m in MODELS {
+            assert!(!m.files.is_empty());
+            for f in m.files {
+                assert_eq!(f.sha256.len(), 64, "{}", m.name);
+                assert!(
+                    f.inner.ends_with(f.local) || f.local == "model.onnx",
+                    "{}",
+                    m.name
+                );
+            }
+            let mut names: Vec<&str> = m.files.iter().map(|f| f.local).collect();
+            names.dedup();
+            assert_eq!(names.len(), m.files.len());
+        }
+        assert_eq!(find("yolov3-tiny-coco").unwrap().family, Family::Darknet);
+    }
 }

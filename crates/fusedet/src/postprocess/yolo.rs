@@ -308,7 +308,8 @@ pub fn do_nms_sort(dets: &mut Vec<RawDetection>, classes: usize, iou: f32) {
 }
 
 /// One [`Detection`] per box and class with a probability above `conf`, as `print_cocos`
-/// writes them (corners clipped to the image), best first, at most `max_det`.
+/// writes them (corners clipped to the image; boxes wholly outside it dropped), best first,
+/// at most `max_det`.
 pub fn to_detections(
     dets: &[RawDetection],
     names: &[String],
@@ -324,6 +325,10 @@ pub fn to_detections(
         let x2 = ((f64::from(x) + f64::from(bw) / 2.0) as f32).min(w);
         let y1 = ((f64::from(y) - f64::from(bh) / 2.0) as f32).max(0.0);
         let y2 = ((f64::from(y) + f64::from(bh) / 2.0) as f32).min(h);
+        if x2 <= x1 || y2 <= y1 {
+            // Wholly outside the image (Darknet would print a negative size).
+            continue;
+        }
         for (j, &s) in d.prob.iter().enumerate() {
             if s > 0.0 && s > conf {
                 out.push(Detection {

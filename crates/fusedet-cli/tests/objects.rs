@@ -1,0 +1,221 @@
+//! `fusedet detect` with a Darknet object detector: a small cfg + weights made here (no
+//! download), its JSON, overlays, YOLO labels, and the errors for bad models and misplaced
+//! options.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fusedet(args: &[&str], home: &Path) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_fusedet"))
+        .args(args)
+        .env("FUSEDET_HOME", home)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const CFG: &str = "[net]\nwidth=64\nheight=64\nchannels=3\n\
+    [convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\nstride=2\npad=1\nactivation=leaky\n\
+    [maxpool]\nsize=2\nstride=2\n\
+    [convolutional]\nfilters=14\nsize=1\nstride=1\npad=1\nactivation=linear\n\
+    [yolo]\nmask=0,1\nanchors=10,14,23,27\nclasses=2\nnum=2\n";
+
+/// Float values of the model's weights file.
+const FLOATS: usize = 8 * 4 + 8 * 3 * 9 + 14 + 14 * 8;
+
+/// Writes m.cfg, m.weights (with `floats` values; the objectness bias is large so that every
+/// cell detects) and m.names; returns the cfg path.
+fn model(dir: &Path, floats: usize) -> PathBuf {
+    std::fs::write(dir.join("m.cfg"), CFG).unwrap();
+    let mut b = Vec::new();
+    for v in [0i32, 2, 0] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b.extend_from_slice(&0u64.to_le_bytes());
+    let mut vals = vec![0.1f32; FLOATS];
+    // BN of the first conv: beta 0, gamma 1, mean 0, var 1.
+    vals[..8].fill(0.0);
+    vals[8..16].fill(1.0);
+    vals[16..24].fill(0.0);
+    vals[24..32].fill(1.0);
+    // Biases of the last conv: per anchor x, y, w, h, obj, cat, dog.
+    let bias = 32 + 8 * 3 * 9;
+    vals[bias..bias + 14].copy_from_slice(&[
+        0.0, 0.0, 0.0, 0.0, 6.0, 3.0, -3.0, 0.0, 0.0, 0.0, 0.0, -6.0, 0.0, 0.0,
+    ]);
+    vals[bias + 14..].fill(0.0);
+    for v in vals.iter().take(floats) {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(dir.join("m.weights"), b).unwrap();
+    std::fs::write(dir.join("m.names"), "cat\ndog\n").unwrap();
+    dir.join("m.cfg")
+}
+
+#[test]
+fn detect_writes_boxes_with_classes_overlays_and_yolo_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = model(dir.path(), FLOATS);
+    let img = dir.path().join("street.png");
+    image::RgbImage::from_pixel(96, 64, image::Rgb([90, 120, 200]))
+        .save(&img)
+        .unwrap();
+    let (json, overlay, labels) = (
+        dir.path().join("r.json"),
+        dir.path().join("ov"),
+        dir.path().join("labels"),
+    );
+    let (rc, out, err) = fusedet(
+        &[
+            "detect",
+            "--model",
+            cfg.to_str().unwrap(),
+            img.to_str().unwrap(),
+            "--json",
+            json.to_str().unwrap(),
+            "--overlay",
+            overlay.to_str().unwrap(),
+            "--save-txt",
+            labels.to_str().unwrap(),
+            "--max-det",
+            "5",
+        ],
+        dir.path(),
+    );
+    assert_eq!(rc, 0, "{err}");
+    assert!(out.contains("5 objects") && out.contains("cat"), "{out}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let dets = v[0]["detections"].as_array().unwrap();
+    assert_eq!(dets.len(), 5);
+    let mut last = f64::INFINITY;
+    for d in dets {
+        let b: Vec<f64> = serde_json::from_value(d["box"].clone()).unwrap();
+        assert!(0.0 <= b[0] && b[0] < b[2] && b[2] <= 96.0, "{d}");
+        assert!(0.0 <= b[1] && b[1] < b[3] && b[3] <= 64.0, "{d}");
+        assert_eq!(d["class_id"], 0);
+        assert_eq!(d["class"], "cat");
+        let s = d["score"].as_f64().unwrap();
+        assert!(s > 0.25 && s <= last, "{d}");
+        last = s;
+        assert!(d.get("points").is_none());
+    }
+    assert!(overlay.join("street.png").is_file());
+    let txt = std::fs::read_to_string(labels.join("street.txt")).unwrap();
+    assert_eq!(txt.lines().count(), 5);
+    let first: Vec<f64> = txt
+        .lines()
+        .next()
+        .unwrap()
+        .split(' ')
+        .skip(1)
+        .map(|t| t.parse().unwrap())
+        .collect();
+    let b: Vec<f64> = serde_json::from_value(dets[0]["box"].clone()).unwrap();
+    assert!((first[0] - (b[0] + b[2]) / 192.0).abs() < 1e-5, "{txt}");
+    assert!((first[3] - (b[3] - b[1]) / 64.0).abs() < 1e-5, "{txt}");
+    assert!((first[4] - dets[0]["score"].as_f64().unwrap()).abs() < 1e-5);
+    // A higher threshold keeps fewer; --imgsz must be a multiple of 32.
+    let (rc, out, _) = fusedet(
+        &[
+            "detect",
+            "--model",
+            cfg.to_str().unwrap(),
+            img.to_str().unwrap(),
+            "--conf",
+            "0.99",
+        ],
+        dir.path(),
+    );
+    assert_eq!(rc, 0);
+    assert!(out.contains(": 0 objects"), "{out}");
+    let (rc, _, err) = fusedet(
+        &[
+            "detect",
+            "--model",
+            cfg.to_str().unwrap(),
+            img.to_str().unwrap(),
+            "--imgsz",
+            "100",
+        ],
+        dir.path(),
+    );
+    assert_eq!(rc, 1);
+    assert!(err.contains("multiple of 32"), "{err}");
+}
+
+#[test]
+fn bad_models_and_misplaced_options_are_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("a.png");
+    image::RgbImage::new(40, 40).save(&img).unwrap();
+    let cfg = model(dir.path(), FLOATS - 3);
+    let run = |args: &[&str]| {
+        let mut all = vec![
+            "detect",
+            "--model",
+            cfg.to_str().unwrap(),
+            img.to_str().unwrap(),
+        ];
+        all.extend_from_slice(args);
+        fusedet(&all, dir.path())
+    };
+    // Truncated weights: expected and found counts, the file named.
+    let (rc, _, err) = run(&[]);
+    assert_eq!(rc, 1);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("m.weights") && err.contains(&format!("{FLOATS} floats expected")),
+        "{err}"
+    );
+    model(dir.path(), FLOATS);
+    // Text options on an object model and object options on a text model.
+    let (rc, _, err) = run(&["--box-thresh", "0.5"]);
+    assert_eq!(rc, 1);
+    assert!(
+        err.contains("--box-thresh applies to text detectors"),
+        "{err}"
+    );
+    let (rc, _, err) = fusedet(
+        &[
+            "detect",
+            "--no-fetch",
+            "--conf",
+            "0.3",
+            img.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(rc, 1);
+    assert!(
+        err.contains("fusedet models fetch") || err.contains("--conf"),
+        "{err}"
+    );
+    // Wrong class count in the names file; a bad cfg line.
+    std::fs::write(dir.path().join("m.names"), "cat\n").unwrap();
+    let (rc, _, err) = run(&[]);
+    assert_eq!(rc, 1);
+    assert!(
+        err.contains("m.names") && err.contains("1 class names for a network with 2 classes"),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("m.names"), "cat\ndog\n").unwrap();
+    std::fs::write(
+        dir.path().join("m.cfg"),
+        CFG.replace("size=3", "size=three"),
+    )
+    .unwrap();
+    let (rc, _, err) = run(&[]);
+    assert_eq!(rc, 1);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("m.cfg:8") && err.contains("three"), "{err}");
+    // Weights missing beside the cfg.
+    std::fs::write(dir.path().join("m.cfg"), CFG).unwrap();
+    std::fs::remove_file(dir.path().join("m.weights")).unwrap();
+    let (rc, _, err) = run(&[]);
+    assert_eq!(rc, 1);
+    assert!(err.contains("m.weights"), "{err}");
+}
