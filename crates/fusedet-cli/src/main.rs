@@ -5,6 +5,7 @@ mod convert;
 mod detect;
 mod device;
 mod eval;
+mod eval_objects;
 mod train;
 
 use anyhow::Result;
@@ -25,7 +26,8 @@ struct Cli {
 enum Command {
     /// Detect text in images (PaddleOCR DB post-processing options).
     Detect(detect::DetectArgs),
-    /// Evaluate a detector on an annotated dataset (ICDAR 2015 protocol).
+    /// Evaluate a detector on an annotated dataset (ICDAR 2015 protocol for text; COCOeval and
+    /// VOC AP for objects).
     Eval(Box<eval::EvalArgs>),
     /// Train a DBNet / DBNet++ / PP-OCR detector from a TOML recipe (see configs/).
     Train(train::TrainArgs),
