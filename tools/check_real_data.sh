@@ -20,7 +20,10 @@
 #     fusedet's numbers exactly (precision, recall, hmean, per-image counts);
 #  7. training on real files: the PP-OCRv4 fine-tune recipe runs 3 steps on ICDAR 2015 images;
 #     a run stopped after step 2 and resumed gives the same losses; the run directory works
-#     as `fusedet eval --model`.
+#     as `fusedet eval --model`;
+#  8. COCO evaluation: `fusedet eval --format coco --predictions` on Darknet's own yolov3-tiny
+#     results for COCO128 gives pycocotools' 12 stats within 1e-6 (the committed ones, and
+#     pycocotools run here on the same files).
 set -euo pipefail
 data=${1:-../shared/data}
 cd "$(dirname "$0")/.."
@@ -255,6 +258,34 @@ run_dir_eval() {
   python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print('fine-tuned run dir evaluates:', j['hmean']); sys.exit(j['images'] != 10)" "$work/ft_eval.json"
 }
 check "the fine-tuned run directory works as fusedet eval --model" run_dir_eval
+
+# Darknet's own yolov3-tiny results on COCO128 train2017 (score >= 0.05; the fixture written by
+# tools/make_darknet_reference.py holds them with pycocotools' stats against COCO128's json).
+coco_eval_darknet_results() {
+  local fx=crates/fusedet/tests/fixtures/darknet/yolov3_tiny_coco128_train2017.json
+  local ann=$data/coco128/annotations/instances_train2017.json
+  python3 -c 'import json, sys; json.dump(json.load(open(sys.argv[1]))["results"], open(sys.argv[2], "w"))' "$fx" "$work/darknet_results.json"
+  $bin eval --format coco --images "$data/coco128/images/train2017" --labels "$ann" \
+    --predictions "$work/darknet_results.json" --json "$work/darknet_eval.json" --out "$work/darknet_eval" > /dev/null
+  test -s "$work/darknet_eval/per_class_ap.csv" && test -s "$work/darknet_eval/pr_curve.png"
+  python3 - "$work/darknet_eval.json" "$fx" "$ann" "$work/darknet_results.json" <<'PY'
+import contextlib, io, json, sys
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+ours, ref = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+with contextlib.redirect_stdout(io.StringIO()):
+    gt = COCO(sys.argv[3])
+    e = COCOeval(gt, gt.loadRes(sys.argv[4]), "bbox")
+    e.evaluate(); e.accumulate(); e.summarize()
+ok = len(ours["stats"]) == 12
+for name, want in (("committed pycocotools stats", ref["stats"]), ("pycocotools now", list(e.stats))):
+    d = max(abs(a - b) for a, b in zip(ours["stats"], want))
+    print(f"fusedet vs {name}: max |diff| over the 12 stats {d:.1e} (AP {ours['map']:.6f} vs {want[0]:.6f})")
+    ok &= d <= 1e-6
+sys.exit(0 if ok else 1)
+PY
+}
+check "COCO128: fusedet eval --format coco --predictions on Darknet's results = pycocotools (1e-6)" coco_eval_darknet_results
 
 [ $skipped -gt 0 ] && echo "$skipped checks skipped (reasons above)"
 echo "$passed passed, $failed failed"
