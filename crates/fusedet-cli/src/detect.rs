@@ -273,6 +273,7 @@ pub fn run(a: DetectArgs) -> Result<()> {
     for dir in [&a.overlay, &a.save_txt].into_iter().flatten() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
+    let objects = det.object().is_some();
     let bar = progress(files.len())?;
     let mut results: Vec<ImageDetections> = Vec::new();
     let single = files.len() == 1;
@@ -301,7 +302,7 @@ pub fn run(a: DetectArgs) -> Result<()> {
             detections: dets,
         };
         if a.json.is_none() || single {
-            bar.suspend(|| print_result(&r));
+            bar.suspend(|| print_result(&r, objects));
         }
         results.push(r);
         Ok(())
@@ -325,7 +326,6 @@ pub fn run(a: DetectArgs) -> Result<()> {
 /// The image with the detections drawn: text polygons in green, object boxes in a colour per
 /// class with a `class score` label.
 pub fn overlay(img: &image::RgbImage, dets: &[Detection]) -> image::RgbImage {
-    let font = fusedet::draw::font();
     let mut canvas = img.clone();
     let thick = (img.width().max(img.height()) / 300).clamp(2, 6);
     for d in dets {
@@ -334,7 +334,6 @@ pub fn overlay(img: &image::RgbImage, dets: &[Detection]) -> image::RgbImage {
                 let label = format!("{} {:.2}", d.class.as_deref().unwrap_or("?"), d.score);
                 fusedet::draw::draw_labeled_box(
                     &mut canvas,
-                    &font,
                     *b,
                     &label,
                     fusedet::draw::class_color(c),
@@ -367,8 +366,7 @@ pub fn yolo_txt(dets: &[Detection], width: u32, height: u32) -> String {
     s
 }
 
-fn print_result(r: &ImageDetections) {
-    let objects = r.detections.iter().any(|d| d.class_id.is_some());
+fn print_result(r: &ImageDetections, objects: bool) {
     println!(
         "{} ({}x{}): {} {}",
         r.image,

@@ -1,4 +1,5 @@
-//! `fusedet eval`: detection over an annotated dataset, scored with the ICDAR 2015 protocol.
+//! `fusedet eval`: detection over an annotated dataset, scored with the ICDAR 2015 protocol;
+//! the object formats (`coco`, `yolo`, `voc`: COCOeval and VOC AP) are in [`crate::eval_objects`].
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -12,19 +13,53 @@ use fusedet::zoo;
 use serde::Serialize;
 
 use crate::detect::{DetectorOptions, detect_files, progress, save_png};
+use crate::eval_objects::{self, ObjectFormat};
+
+/// `--format`: a text format, or an object format (scored by [`eval_objects`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EvalFormat {
+    /// Text regions, ICDAR 2015 protocol.
+    Text(TextFormat),
+    /// Object boxes, COCOeval (and VOC AP).
+    Objects(ObjectFormat),
+}
+
+impl std::str::FromStr for EvalFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(f) = ObjectFormat::parse(s) {
+            return Ok(Self::Objects(f));
+        }
+        s.parse().map(Self::Text).map_err(|_| {
+            format!(
+                "format must be icdar15|paddle|mlt|td500|ctw1500|totaltext|synthtext (text) or \
+                 coco|yolo|voc (objects), not `{s}`"
+            )
+        })
+    }
+}
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// Annotation format: icdar15 | paddle | mlt | td500 | ctw1500 | totaltext | synthtext.
+    /// Annotation format: icdar15 | paddle | mlt | td500 | ctw1500 | totaltext | synthtext
+    /// (text), or coco | yolo | voc (objects, scored by COCOeval; voc also by VOC AP).
     #[arg(long, default_value = "icdar15")]
-    pub format: TextFormat,
+    pub format: EvalFormat,
     /// Image directory (for `paddle`: the data root the label paths are relative to).
     #[arg(long)]
     pub images: PathBuf,
-    /// Label directory (for `paddle`: the label file).
+    /// Label directory (for `paddle`: the label file; `coco`: the instances json; `yolo`: the
+    /// dataset yaml, labels in `labels/` beside `images/`, or the label directory with
+    /// --names; `voc`: the xml directory).
     #[arg(long)]
     pub labels: PathBuf,
-    /// Score existing `res_<stem>.txt` files from this directory instead of running a model.
+    /// Object formats: a dataset yaml whose `names` are the classes (`yolo` with a label
+    /// directory; `voc`: the class order, default the sorted names found).
+    #[arg(long)]
+    pub names: Option<PathBuf>,
+    /// Score existing results instead of running a model: text formats, a directory of
+    /// `res_<stem>.txt` files; object formats, a COCO results json (`image_id`,
+    /// `category_id`, `bbox` [x, y, w, h], `score`).
     #[arg(long)]
     pub predictions: Option<PathBuf>,
     /// Skip the first N images (natural order: img_2 before img_10).
@@ -43,7 +78,8 @@ pub struct EvalArgs {
     /// Write the summary as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Write res_<stem>.txt submissions, per_image.csv and a report of the worst images here.
+    /// Write res_<stem>.txt submissions, per_image.csv and a report of the worst images here
+    /// (object formats: results.json when a model ran, per_class_ap.csv, pr_curve.png).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Images in the report (lowest hmean first).
@@ -80,7 +116,14 @@ struct SweepRow {
 type Polys = metric::ScoredPolygons;
 
 pub fn run(a: EvalArgs) -> Result<()> {
-    let mut samples = data::load(a.format, &a.images, &a.labels)?;
+    let format = match a.format {
+        EvalFormat::Objects(f) => return eval_objects::run(&a, f),
+        EvalFormat::Text(f) => f,
+    };
+    if a.names.is_some() {
+        bail!("--names is for the object formats (coco|yolo|voc)");
+    }
+    let mut samples = data::load(format, &a.images, &a.labels)?;
     samples = samples
         .into_iter()
         .skip(a.skip)
@@ -140,7 +183,7 @@ pub fn run(a: EvalArgs) -> Result<()> {
             det_care: scores.det_care,
             mode: a.mode,
             model: a.predictions.is_none().then_some(a.detector.model.as_str()),
-            format: a.format,
+            format,
             sweep: sweep_rows,
         };
         zoo::write_atomic(path, serde_json::to_string_pretty(&s)?.as_bytes())

@@ -6,6 +6,7 @@ mod convert;
 mod detect;
 mod device;
 mod eval;
+mod eval_objects;
 mod train;
 
 use anyhow::Result;
@@ -26,7 +27,8 @@ struct Cli {
 enum Command {
     /// Detect text (PaddleOCR DB post-processing options) or objects (YOLOv3) in images.
     Detect(detect::DetectArgs),
-    /// Evaluate a detector on an annotated dataset (ICDAR 2015 protocol).
+    /// Evaluate a detector on an annotated dataset (ICDAR 2015 protocol for text; COCOeval and
+    /// VOC AP for objects).
     Eval(Box<eval::EvalArgs>),
     /// Train a DBNet / DBNet++ / PP-OCR detector from a TOML recipe (see configs/).
     Train(train::TrainArgs),

@@ -219,3 +219,80 @@ fn bad_models_and_misplaced_options_are_one_clear_line() {
     assert_eq!(rc, 1);
     assert!(err.contains("m.weights"), "{err}");
 }
+
+#[test]
+fn eval_runs_the_model_and_scores_its_own_results_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = model(dir.path(), FLOATS);
+    let images = dir.path().join("images");
+    std::fs::create_dir(&images).unwrap();
+    for name in ["a.png", "b.png"] {
+        image::RgbImage::from_pixel(64, 64, image::Rgb([90, 120, 200]))
+            .save(images.join(name))
+            .unwrap();
+    }
+    // Ground truth: one "cat" per image where the model's best boxes are, one "dog".
+    let det_json = dir.path().join("d.json");
+    let (rc, _, err) = fusedet(
+        &[
+            "detect",
+            "--model",
+            cfg.to_str().unwrap(),
+            images.to_str().unwrap(),
+            "--max-det",
+            "1",
+            "--json",
+            det_json.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(rc, 0, "{err}");
+    let d: serde_json::Value = serde_json::from_slice(&std::fs::read(&det_json).unwrap()).unwrap();
+    let b: Vec<f64> = serde_json::from_value(d[0]["detections"][0]["box"].clone()).unwrap();
+    let gt = serde_json::json!({
+        "images": [
+            {"id": 7, "file_name": "a.png", "width": 64, "height": 64},
+            {"id": 8, "file_name": "b.png", "width": 64, "height": 64}
+        ],
+        "annotations": [
+            {"id": 1, "image_id": 7, "category_id": 1, "bbox": [b[0], b[1], b[2] - b[0], b[3] - b[1]], "area": 100.0, "iscrowd": 0},
+            {"id": 2, "image_id": 8, "category_id": 2, "bbox": [10, 10, 20, 20], "area": 400.0, "iscrowd": 0}
+        ],
+        "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "dog"}]
+    });
+    let ann = dir.path().join("instances.json");
+    std::fs::write(&ann, gt.to_string()).unwrap();
+    let (out_dir, summary) = (dir.path().join("ev"), dir.path().join("summary.json"));
+    let (rc, _, err) = fusedet(
+        &[
+            "eval",
+            "--model",
+            cfg.to_str().unwrap(),
+            "--format",
+            "coco",
+            "--images",
+            images.to_str().unwrap(),
+            "--labels",
+            ann.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--json",
+            summary.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert_eq!(rc, 0, "{err}");
+    let res: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("results.json")).unwrap()).unwrap();
+    let res = res.as_array().unwrap();
+    // Evaluation thresholds (0.005): the weak "dog" probability (~0.047) is kept too; ids come
+    // from the annotation file and the class names.
+    assert!(res.iter().any(|r| r["category_id"] == 2), "no dog results");
+    assert!(res.iter().all(|r| r["image_id"] == 7 || r["image_id"] == 8));
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(s["stats"].as_array().unwrap().len(), 12);
+    // The cat box is found exactly with the top score in image 7; the dog is never found.
+    let ap50 = s["map50"].as_f64().unwrap();
+    assert!(ap50 > 0.4 && ap50 < 0.6, "{s}");
+    assert!(out_dir.join("per_class_ap.csv").is_file() && out_dir.join("pr_curve.png").is_file());
+}

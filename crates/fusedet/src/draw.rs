@@ -1,28 +1,28 @@
-//! Drawing detections onto images (overlay PNGs).
+//! Drawing detections onto images (overlay PNGs), and text for charts (training curves, the
+//! evaluation's PR curve).
 //!
 //! Hand-written on purpose: `imageproc` draws 1-pixel lines only (thick outlines would still be
 //! ours) and brings `nalgebra`, `rand` and `num` with it, a long compile on the 2-core CI for
 //! two small functions.
 
+use std::sync::OnceLock;
+
 use ab_glyph::{Font, FontArc, PxScale, ScaleFont, point};
 use image::{Rgb, RgbImage};
 
-/// The shipped label font (DejaVu Sans Bold).
-pub fn font() -> FontArc {
-    FontArc::try_from_slice(include_bytes!("../assets/fonts/DejaVuSans-Bold.ttf"))
-        .expect("shipped font parses")
+/// The shipped DejaVu Sans Bold (`assets/fonts`), parsed once.
+fn font() -> &'static FontArc {
+    static FONT: OnceLock<FontArc> = OnceLock::new();
+    FONT.get_or_init(|| {
+        FontArc::try_from_slice(include_bytes!("../assets/fonts/DejaVuSans-Bold.ttf"))
+            .expect("shipped font parses")
+    })
 }
 
-/// Draws `s` with its top-left corner at `(x, y)`, `px` pixels high, blended by coverage;
-/// returns the advance width.
-pub fn draw_text(
-    img: &mut RgbImage,
-    f: &FontArc,
-    s: &str,
-    (x, y): (f32, f32),
-    px: f32,
-    color: [u8; 3],
-) -> f32 {
+/// Draws `s` with its top-left corner at `(x, y)`, `px` pixels high, in the shipped DejaVu
+/// Sans Bold, anti-aliased onto the image.
+pub fn draw_text(img: &mut RgbImage, s: &str, x: f32, y: f32, px: f32, color: [u8; 3]) {
+    let f = font();
     let scale = PxScale::from(px);
     let sf = f.as_scaled(scale);
     let mut caret = x;
@@ -43,7 +43,12 @@ pub fn draw_text(
             });
         }
     }
-    caret - x
+}
+
+/// The width in pixels of `s` as [`draw_text`] draws it.
+pub fn text_width(s: &str, px: f32) -> f32 {
+    let sf = font().as_scaled(PxScale::from(px));
+    s.chars().map(|c| sf.h_advance(sf.glyph_id(c))).sum()
 }
 
 /// A distinct, saturated colour per class index (golden-ratio hue steps).
@@ -65,7 +70,6 @@ pub fn class_color(i: usize) -> Rgb<u8> {
 /// corner, or inside the box when there is no room above.
 pub fn draw_labeled_box(
     img: &mut RgbImage,
-    f: &FontArc,
     b: [f64; 4],
     text: &str,
     color: Rgb<u8>,
@@ -79,8 +83,7 @@ pub fn draw_labeled_box(
         thickness,
     );
     let px = (img.height().min(img.width()) as f32 / 40.0).clamp(12.0, 28.0);
-    let sf = f.as_scaled(PxScale::from(px));
-    let tw: f32 = text.chars().map(|c| sf.h_advance(sf.glyph_id(c))).sum();
+    let tw = text_width(text, px);
     let th = px.ceil() as i64 + 2;
     let lx = x1.max(0.0) as i64;
     let ly = if y1 as i64 - th >= 0 {
@@ -95,9 +98,9 @@ pub fn draw_labeled_box(
     }
     draw_text(
         img,
-        f,
         text,
-        (lx as f32 + 2.0, ly as f32 + 1.0),
+        lx as f32 + 2.0,
+        ly as f32 + 1.0,
         px,
         [255, 255, 255],
     );
@@ -142,9 +145,8 @@ mod tests {
     #[test]
     fn labels_are_filled_and_lettered_inside_the_image() {
         let mut img = RgbImage::new(200, 100);
-        let f = font();
         let c = class_color(3);
-        draw_labeled_box(&mut img, &f, [20.0, 40.0, 120.0, 90.0], "dog 0.91", c, 2);
+        draw_labeled_box(&mut img, [20.0, 40.0, 120.0, 90.0], "dog 0.91", c, 2);
         // The box outline, and the label band above it: its colour plus white letters.
         assert_eq!(*img.get_pixel(20, 60), c);
         let band: Vec<Rgb<u8>> = (21..60).map(|x| *img.get_pixel(x, 32)).collect();
@@ -154,8 +156,26 @@ mod tests {
             "{band:?}"
         );
         // A box at the top edge puts its label inside, without panicking at the borders.
-        draw_labeled_box(&mut img, &f, [150.0, 0.0, 260.0, 30.0], "person 0.5", c, 3);
+        draw_labeled_box(&mut img, [150.0, 0.0, 260.0, 30.0], "person 0.5", c, 3);
         assert_ne!(class_color(0), class_color(1));
+    }
+
+    #[test]
+    fn text_is_drawn_where_asked_and_measured() {
+        let mut img = RgbImage::from_pixel(120, 30, Rgb([255, 255, 255]));
+        draw_text(&mut img, "AP 0.5", 10.0, 5.0, 16.0, [0, 0, 0]);
+        let dark: Vec<(u32, u32)> = img
+            .enumerate_pixels()
+            .filter(|(_, _, p)| p.0[0] < 128)
+            .map(|(x, y, _)| (x, y))
+            .collect();
+        assert!(dark.len() > 30);
+        let w = text_width("AP 0.5", 16.0);
+        assert!(w > 30.0 && w < 80.0, "{w}");
+        assert!(
+            dark.iter()
+                .all(|&(x, y)| x >= 10 && (x as f32) <= 10.0 + w + 1.0 && (3..=25).contains(&y))
+        );
     }
 
     #[test]

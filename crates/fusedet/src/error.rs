@@ -366,6 +366,19 @@ pub enum CocoEvalError {
         /// Its image id.
         image_id: i64,
     },
+    /// The model's classes cannot be paired with the ground truth's categories.
+    #[error("{0}")]
+    CategoryMapping(String),
+    /// A detector's output that cannot become a COCO result.
+    #[error("image_id {image_id}, detection {index}: {reason}")]
+    BadDetection {
+        /// The image.
+        image_id: i64,
+        /// Index of the detection in the image's list.
+        index: usize,
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// An unusable cfg or weights file.

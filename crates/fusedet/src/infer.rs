@@ -56,9 +56,9 @@ pub struct ProbabilityMap {
 /// A detector of any family, with its preprocessing and post-processing settings.
 pub enum Detector {
     /// A text detector (DBNet family): polygons.
-    Text(TextDetector<DetModel>),
+    Text(Box<TextDetector<DetModel>>),
     /// An object detector (YOLOv3 family): boxes with classes.
-    Object(ObjectDetector),
+    Object(Box<ObjectDetector>),
 }
 
 /// Where [`Detector::from_pretrained`] found a model.
@@ -148,18 +148,18 @@ impl Detector {
     ) -> Result<Self, Error> {
         match resolve(name_or_path, opts)? {
             ModelSource::Zoo(p) | ModelSource::Onnx(p) => {
-                Ok(Self::Text(TextDetector::from_onnx(&p, device)?))
+                Ok(Self::Text(Box::new(TextDetector::from_onnx(&p, device)?)))
             }
             ModelSource::RunDir(dir) => {
                 let (model, recipe) = run_dir::load(&dir, device)?;
                 let mut det = TextDetector::new(model, device.clone());
                 det.preprocess = recipe.eval;
                 det.postprocess = recipe.postprocess;
-                Ok(Self::Text(det))
+                Ok(Self::Text(Box::new(det)))
             }
-            ModelSource::Darknet(files) => {
-                Ok(Self::Object(ObjectDetector::from_darknet(&files, device)?))
-            }
+            ModelSource::Darknet(files) => Ok(Self::Object(Box::new(
+                ObjectDetector::from_darknet(&files, device)?,
+            ))),
         }
     }
 

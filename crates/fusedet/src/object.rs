@@ -100,6 +100,18 @@ pub fn read_names(path: &Path, classes: usize) -> Result<Vec<String>, DarknetErr
     Ok(names)
 }
 
+/// One `[yolo]` level's raw output for one image: `anchors × (5 + classes)` channels of
+/// `h × w`, channel-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawLevel {
+    /// Values.
+    pub data: Vec<f32>,
+    /// Grid height.
+    pub h: usize,
+    /// Grid width.
+    pub w: usize,
+}
+
 /// A YOLOv3-family object detector with Darknet's pre- and post-processing.
 pub struct ObjectDetector {
     net: DarknetNet,
@@ -177,10 +189,7 @@ impl ObjectDetector {
 
     /// Stage 2: the raw `[yolo]` outputs of prepared images, per image per level, with the
     /// grid size of each level.
-    pub fn predict(
-        &self,
-        batch: &[&Letterboxed],
-    ) -> Result<Vec<Vec<(Vec<f32>, usize, usize)>>, Error> {
+    pub fn predict(&self, batch: &[&Letterboxed]) -> Result<Vec<Vec<RawLevel>>, Error> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
@@ -191,7 +200,7 @@ impl ObjectDetector {
             data.extend_from_slice(&p.data);
         }
         let x = Tensor::<4>::from_data(TensorData::new(data, [n, 3, h, w]), &self.device);
-        let mut per_image: Vec<Vec<(Vec<f32>, usize, usize)>> = vec![Vec::new(); n];
+        let mut per_image: Vec<Vec<RawLevel>> = vec![Vec::new(); n];
         for out in self.net.forward(x) {
             let [_, c, lh, lw] = out.raw.dims();
             let v: Vec<f32> = out
@@ -200,26 +209,26 @@ impl ObjectDetector {
                 .try_to_vec()
                 .map_err(|e| TrainError::Readback(format!("{e:?}")))?;
             for (img, chunk) in per_image.iter_mut().zip(v.chunks_exact(c * lh * lw)) {
-                img.push((chunk.to_vec(), lh, lw));
+                img.push(RawLevel {
+                    data: chunk.to_vec(),
+                    h: lh,
+                    w: lw,
+                });
             }
         }
         Ok(per_image)
     }
 
     /// Stage 3: detections in original image coordinates.
-    pub fn postprocess(
-        &self,
-        levels: &[(Vec<f32>, usize, usize)],
-        prepared: &Letterboxed,
-    ) -> Vec<Detection> {
+    pub fn postprocess(&self, levels: &[RawLevel], prepared: &Letterboxed) -> Vec<Detection> {
         let layers = self.yolo_layers();
         let lv: Vec<LevelOutput> = levels
             .iter()
             .zip(&layers)
-            .map(|((data, h, w), layer)| LevelOutput {
-                data,
-                h: *h,
-                w: *w,
+            .map(|(l, layer)| LevelOutput {
+                data: &l.data,
+                h: l.h,
+                w: l.w,
                 layer,
             })
             .collect();

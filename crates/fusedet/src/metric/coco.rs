@@ -22,14 +22,22 @@
 //!   a detection on an image that is not in the ground truth is an error (pycocotools' `loadRes`
 //!   asserts). Categories without any non-ignored GT count as -1 and are left out of the means;
 //!   a statistic with nothing to average is -1.
+//!
+//! Around the metric: [`map_categories`] pairs an object detector's classes with the ground
+//! truth's category ids (by name, else Darknet's 80 -> 91 [`DARKNET_COCO_IDS`]),
+//! [`coco_results`] turns [`Detection`]s into COCO results, and [`CocoGt::from_objects`] makes
+//! the ground truth of a YOLO or VOC [`ObjectDataset`].
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::path::Path;
 
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
 
+use crate::data::objects::ObjectDataset;
 use crate::data::read_text;
+use crate::detection::{Detection, Shape};
 use crate::error::DatasetError;
 
 /// COCO ground truth: the parts of an instances json that bbox evaluation reads.
@@ -49,6 +57,10 @@ pub struct CocoGt {
 pub struct CocoGtImage {
     /// COCO image id.
     pub id: i64,
+    /// The image file, relative to the image directory (COCO's `file_name`); how a detector's
+    /// output on a file finds its image id. Not needed to score a results json.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
 }
 
 /// A category of [`CocoGt`].
@@ -167,9 +179,21 @@ impl CocoEvaluation {
     /// AP @ IoU 0.50:0.95 (all areas, 100 detections) of each category, in `category_ids`
     /// order; `None` where the category has no non-ignored GT.
     pub fn category_ap(&self) -> Vec<Option<f64>> {
+        self.category_ap_over(0..N_IOU)
+    }
+
+    /// AP at one IoU threshold (index `t` into [`iou_thresholds`]: 0 is 0.50, 5 is 0.75) of
+    /// each category, all areas, 100 detections; `None` where the category has no
+    /// non-ignored GT. The mean of the `Some`s is `stats.ap50` for `t = 0`.
+    pub fn category_ap_at(&self, t: usize) -> Vec<Option<f64>> {
+        self.category_ap_over(t..t + 1)
+    }
+
+    fn category_ap_over(&self, ts: std::ops::Range<usize>) -> Vec<Option<f64>> {
         (0..self.category_ids.len())
             .map(|k| {
-                let v: Vec<f64> = (0..N_IOU)
+                let v: Vec<f64> = ts
+                    .clone()
                     .flat_map(|t| (0..N_REC).map(move |r| (t, r)))
                     .map(|(t, r)| self.precision_at(t, r, k, 0, 2))
                     .filter(|&p| p > -1.0)
@@ -177,6 +201,16 @@ impl CocoEvaluation {
                 (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
             })
             .collect()
+    }
+
+    /// The precision-recall curve COCOeval keeps for category `k` at IoU threshold index `t`
+    /// (all areas, 100 detections): the interpolated precision at each of the 101
+    /// [`recall_thresholds`]. `None` where the category has no non-ignored GT.
+    pub fn pr_curve(&self, t: usize, k: usize) -> Option<Vec<f64>> {
+        let v: Vec<f64> = (0..N_REC)
+            .map(|r| self.precision_at(t, r, k, 0, 2))
+            .collect();
+        v.iter().all(|&p| p > -1.0).then_some(v)
     }
 }
 
@@ -234,17 +268,172 @@ pub fn bbox_iou(dt: [f64; 4], gt: [f64; 4], crowd: bool) -> f64 {
 }
 
 /// Reads a COCO instances json (images, annotations with `area` and `iscrowd`, categories).
+/// A value of the wrong kind is reported with its place, e.g.
+/// `instances.json: annotations[3].bbox: expected 4 numbers [x, y, w, h], found [1,2,3]`.
 pub fn read_coco_gt(path: &Path) -> Result<CocoGt, DatasetError> {
-    let text = read_text(path)?;
-    serde_json::from_str(&text)
-        .map_err(|e| DatasetError::parse(path, e.line(), format!("COCO json: {e}")))
+    read_checked(path, "COCO json", &GT_SCHEMA)
 }
 
-/// Reads a COCO results json: a list of `{image_id, category_id, bbox, score}`.
+/// Reads a COCO results json: a list of `{image_id, category_id, bbox, score}`. Errors name
+/// the entry and field, as [`read_coco_gt`]'s.
 pub fn read_coco_results(path: &Path) -> Result<Vec<CocoDetection>, DatasetError> {
+    read_checked(path, "COCO results json", &RESULTS_SCHEMA)
+}
+
+/// What a json value must be (the types of [`CocoGt`] and [`CocoDetection`]).
+#[derive(Clone, Copy)]
+enum Kind {
+    /// An integer (`i64`).
+    Int,
+    /// A number.
+    Num,
+    /// `[x, y, w, h]`.
+    Box4,
+    /// 0/1 or a bool.
+    Flag,
+    /// A string.
+    Text,
+    /// A string or null.
+    TextOrNull,
+}
+
+/// A field of an object: name, kind, required.
+type Field = (&'static str, Kind, bool);
+
+/// A json document: the top-level lists (`""` for a document that is itself the list),
+/// whether each is required, and the fields of their entries.
+type Schema = [(&'static str, bool, &'static [Field])];
+
+const GT_SCHEMA: [(&str, bool, &[Field]); 3] = [
+    (
+        "images",
+        true,
+        &[
+            ("id", Kind::Int, true),
+            ("file_name", Kind::TextOrNull, false),
+        ],
+    ),
+    (
+        "annotations",
+        false,
+        &[
+            ("id", Kind::Int, true),
+            ("image_id", Kind::Int, true),
+            ("category_id", Kind::Int, true),
+            ("bbox", Kind::Box4, true),
+            ("area", Kind::Num, true),
+            ("iscrowd", Kind::Flag, false),
+        ],
+    ),
+    (
+        "categories",
+        true,
+        &[("id", Kind::Int, true), ("name", Kind::Text, false)],
+    ),
+];
+
+const RESULTS_SCHEMA: [(&str, bool, &[Field]); 1] = [(
+    "",
+    true,
+    &[
+        ("image_id", Kind::Int, true),
+        ("category_id", Kind::Int, true),
+        ("bbox", Kind::Box4, true),
+        ("score", Kind::Num, true),
+    ],
+)];
+
+/// Parses `path` as `T`; where the json is well formed but does not fit, the message names
+/// the first entry and field that does not (found by walking `schema`).
+fn read_checked<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+    schema: &Schema,
+) -> Result<T, DatasetError> {
     let text = read_text(path)?;
-    serde_json::from_str(&text)
-        .map_err(|e| DatasetError::parse(path, e.line(), format!("COCO results json: {e}")))
+    serde_json::from_str(&text).map_err(|e| {
+        let place = (e.classify() == serde_json::error::Category::Data)
+            .then(|| serde_json::from_str::<Value>(&text).ok())
+            .flatten()
+            .and_then(|v| find_misfit(&v, schema));
+        match place {
+            Some(reason) => DatasetError::Layout {
+                path: path.to_path_buf(),
+                reason,
+            },
+            None => DatasetError::parse(path, e.line(), format!("{what}: {e}")),
+        }
+    })
+}
+
+/// The first value of `doc` that does not fit `schema`, as `list[i].field: what is wrong`.
+fn find_misfit(doc: &Value, schema: &Schema) -> Option<String> {
+    let short = |v: &Value| {
+        let s = v.to_string();
+        if s.chars().count() > 40 {
+            format!("{}...", s.chars().take(40).collect::<String>())
+        } else {
+            s
+        }
+    };
+    for &(list, required, fields) in schema {
+        let items = if list.is_empty() {
+            Some(doc)
+        } else if let Some(obj) = doc.as_object() {
+            obj.get(list)
+        } else {
+            return Some(format!("expected a json object, found {}", short(doc)));
+        };
+        let items = match items {
+            None if required => return Some(format!("no `{list}` list")),
+            None => continue,
+            Some(v) => v,
+        };
+        let name = if list.is_empty() { "results" } else { list };
+        let Some(items) = items.as_array() else {
+            return Some(format!("{name}: expected a list, found {}", short(items)));
+        };
+        for (i, item) in items.iter().enumerate() {
+            let Some(obj) = item.as_object() else {
+                return Some(format!(
+                    "{name}[{i}]: expected an object, found {}",
+                    short(item)
+                ));
+            };
+            for &(field, kind, needed) in fields {
+                let Some(v) = obj.get(field) else {
+                    if needed {
+                        return Some(format!("{name}[{i}]: missing field `{field}`"));
+                    }
+                    continue;
+                };
+                let ok = match kind {
+                    Kind::Int => v.as_i64().is_some(),
+                    Kind::Num => v.is_number(),
+                    Kind::Box4 => v
+                        .as_array()
+                        .is_some_and(|b| b.len() == 4 && b.iter().all(Value::is_number)),
+                    Kind::Flag => v.as_i64().is_some() || v.is_boolean(),
+                    Kind::Text => v.is_string(),
+                    Kind::TextOrNull => v.is_string() || v.is_null(),
+                };
+                if !ok {
+                    let expected = match kind {
+                        Kind::Int => "an integer",
+                        Kind::Num => "a number",
+                        Kind::Box4 => "4 numbers [x, y, w, h]",
+                        Kind::Flag => "0, 1 or a bool",
+                        Kind::Text | Kind::TextOrNull => "a string",
+                    };
+                    return Some(format!(
+                        "{name}[{i}].{field}: expected {expected}, found {}",
+                        short(v)
+                    ));
+                }
+            }
+        }
+    }
+    None
 }
 
 /// Orders by score, highest first; NaN last (numpy sorts NaN keys last).
@@ -514,6 +703,201 @@ pub fn coco_evaluate(
     })
 }
 
+/// Darknet's `coco_ids` (pjreddie/darknet `src/detector.c`): the COCO category id of each of
+/// the 80 classes of `coco.names`, in class order. COCO's ids run 1..=90 with gaps (91 in
+/// the paper's numbering, 80 used).
+pub const DARKNET_COCO_IDS: [i64; 80] = [
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28,
+    31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55,
+    56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84,
+    85, 86, 87, 88, 89, 90,
+];
+
+/// How [`map_categories`] paired a model's classes with the ground truth's categories.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CategoryRule {
+    /// Every class name is the name of exactly one GT category.
+    ByName,
+    /// 80 classes in the order of Darknet's `coco.names`, mapped by [`DARKNET_COCO_IDS`].
+    DarknetCocoIds,
+}
+
+/// The GT category id of each model class.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CategoryMap {
+    /// Category id by class index.
+    pub category_ids: Vec<i64>,
+    /// How they were found.
+    pub rule: CategoryRule,
+}
+
+/// Pairs a model's classes (names by class index) with the ground truth's categories:
+/// 1. by name, when every class name is the (exact) name of exactly one GT category;
+/// 2. else, for a model with 80 classes, by Darknet's 80 -> 91 table [`DARKNET_COCO_IDS`]
+///    (Darknet's `coco.names` says `motorbike`, `aeroplane`, `sofa`, ... where COCO says
+///    `motorcycle`, `airplane`, `couch`), provided every GT category id is one of the table's,
+///    i.e. the ground truth numbers its categories as COCO does;
+/// 3. else an error saying which class has no category and why the table does not apply.
+pub fn map_categories(
+    classes: &[String],
+    categories: &[CocoGtCategory],
+) -> Result<CategoryMap, CocoEvalError> {
+    if classes.is_empty() {
+        return Err(CocoEvalError::CategoryMapping(
+            "the model has no classes".into(),
+        ));
+    }
+    let by_name: Vec<Option<i64>> = classes
+        .iter()
+        .map(|c| {
+            let mut ids = categories.iter().filter(|g| &g.name == c).map(|g| g.id);
+            match (ids.next(), ids.next()) {
+                (Some(id), None) => Some(id),
+                _ => None,
+            }
+        })
+        .collect();
+    if let Some(ids) = by_name.iter().copied().collect::<Option<Vec<i64>>>() {
+        return Ok(CategoryMap {
+            category_ids: ids,
+            rule: CategoryRule::ByName,
+        });
+    }
+    let (k, name) = by_name
+        .iter()
+        .zip(classes)
+        .enumerate()
+        .find(|(_, (id, _))| id.is_none())
+        .map(|(k, (_, c))| (k, c))
+        .expect("one class has no single category");
+    let n_same = categories.iter().filter(|g| &g.name == name).count();
+    let why = if n_same > 1 {
+        format!("{n_same} ground-truth categories are named `{name}`")
+    } else {
+        format!("class {k} `{name}` is not a category name of the ground truth")
+    };
+    if classes.len() != DARKNET_COCO_IDS.len() {
+        return Err(CocoEvalError::CategoryMapping(format!(
+            "cannot map the model's {} classes to the ground truth's {} categories: {why}, and \
+             Darknet's 80 -> 91 coco_ids table is only for models with 80 classes",
+            classes.len(),
+            categories.len()
+        )));
+    }
+    if let Some(g) = categories
+        .iter()
+        .find(|g| !DARKNET_COCO_IDS.contains(&g.id))
+    {
+        return Err(CocoEvalError::CategoryMapping(format!(
+            "cannot map the model's 80 classes to the ground truth's categories: {why}, and \
+             Darknet's 80 -> 91 coco_ids table does not apply: category id {} (`{}`) is not a \
+             COCO category id",
+            g.id, g.name
+        )));
+    }
+    Ok(CategoryMap {
+        category_ids: DARKNET_COCO_IDS.to_vec(),
+        rule: CategoryRule::DarknetCocoIds,
+    })
+}
+
+/// An object detector's output on one image as COCO results: a box `[x1, y1, x2, y2]` becomes
+/// `bbox = [x1, y1, x2 - x1, y2 - y1]`, `class_id` becomes its category through `map`, the
+/// score is kept. Errors: a polygon (a text detection), no `class_id` or one outside the
+/// map, a coordinate or score that is not finite.
+pub fn coco_results(
+    image_id: i64,
+    detections: &[Detection],
+    map: &CategoryMap,
+) -> Result<Vec<CocoDetection>, CocoEvalError> {
+    detections
+        .iter()
+        .enumerate()
+        .map(|(index, d)| {
+            let bad = |reason: String| CocoEvalError::BadDetection {
+                image_id,
+                index,
+                reason,
+            };
+            let Shape::Box([x1, y1, x2, y2]) = d.shape else {
+                return Err(bad("a polygon (text detection), not an object box".into()));
+            };
+            let class = d.class_id.ok_or_else(|| bad("no class_id".into()))?;
+            let category_id = *map.category_ids.get(class).ok_or_else(|| {
+                bad(format!(
+                    "class_id {class} is not one of the model's {} classes",
+                    map.category_ids.len()
+                ))
+            })?;
+            let bbox = [x1, y1, x2 - x1, y2 - y1];
+            if !bbox.iter().all(|v| v.is_finite()) || !d.score.is_finite() {
+                return Err(bad(format!(
+                    "box {:?} or score {} is not finite",
+                    [x1, y1, x2, y2],
+                    d.score
+                )));
+            }
+            Ok(CocoDetection {
+                image_id,
+                category_id,
+                bbox,
+                score: d.score,
+            })
+        })
+        .collect()
+}
+
+impl CocoGt {
+    /// The ground truth of an [`ObjectDataset`] (YOLO labels, VOC xml), numbered as
+    /// `fusedet convert --to coco` (`data::objects::write_coco`) numbers it: image ids 1.. in
+    /// sample order with `file_name` relative to `images_root`, category ids 1..=N in class
+    /// order, annotation ids 1..; `bbox = [x_min, y_min, x_max - x_min, y_max - y_min]`,
+    /// `area = w * h`, `iscrowd` from `crowd` (VOC's `difficult`).
+    pub fn from_objects(ds: &ObjectDataset, images_root: &Path) -> Self {
+        let mut images = Vec::with_capacity(ds.samples.len());
+        let mut annotations = Vec::new();
+        for (i, s) in ds.samples.iter().enumerate() {
+            let file = s
+                .image
+                .strip_prefix(images_root)
+                .unwrap_or(&s.image)
+                .to_string_lossy()
+                .replace('\\', "/");
+            let image_id = i as i64 + 1;
+            images.push(CocoGtImage {
+                id: image_id,
+                file_name: Some(file),
+            });
+            for b in &s.boxes {
+                let [x0, y0, x1, y1] = b.bbox;
+                annotations.push(CocoGtAnnotation {
+                    id: annotations.len() as i64 + 1,
+                    image_id,
+                    category_id: b.class as i64 + 1,
+                    bbox: [x0, y0, x1 - x0, y1 - y0],
+                    area: (x1 - x0) * (y1 - y0),
+                    iscrowd: b.crowd,
+                });
+            }
+        }
+        let categories = ds
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| CocoGtCategory {
+                id: i as i64 + 1,
+                name: n.clone(),
+            })
+            .collect();
+        Self {
+            images,
+            annotations,
+            categories,
+        }
+    }
+}
+
 /// `iscrowd` as 0/1 (COCO) or a json bool.
 fn bool_from_int<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     #[derive(Deserialize)]
@@ -534,7 +918,16 @@ mod tests {
 
     fn gt_with(anns: Vec<CocoGtAnnotation>) -> CocoGt {
         CocoGt {
-            images: vec![CocoGtImage { id: 1 }, CocoGtImage { id: 2 }],
+            images: vec![
+                CocoGtImage {
+                    id: 1,
+                    file_name: None,
+                },
+                CocoGtImage {
+                    id: 2,
+                    file_name: None,
+                },
+            ],
             annotations: anns,
             categories: vec![CocoGtCategory {
                 id: 1,
@@ -613,5 +1006,288 @@ mod tests {
         let g: CocoGt = serde_json::from_str(j).unwrap();
         let c: Vec<bool> = g.annotations.iter().map(|a| a.iscrowd).collect();
         assert_eq!(c, vec![true, false, false]);
+    }
+
+    fn cats(names: &[(i64, &str)]) -> Vec<CocoGtCategory> {
+        names
+            .iter()
+            .map(|&(id, n)| CocoGtCategory { id, name: n.into() })
+            .collect()
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn darknet_coco_ids_are_the_documented_ranges() {
+        let mut want: Vec<i64> = Vec::new();
+        for (a, b) in [
+            (1, 11),
+            (13, 25),
+            (27, 28),
+            (31, 44),
+            (46, 65),
+            (67, 67),
+            (70, 70),
+        ] {
+            want.extend(a..=b);
+        }
+        want.extend(72..=82);
+        want.extend(84..=90);
+        assert_eq!(DARKNET_COCO_IDS.to_vec(), want);
+    }
+
+    #[test]
+    fn category_mapping_cases() {
+        struct Case {
+            what: &'static str,
+            classes: Vec<String>,
+            gt: Vec<CocoGtCategory>,
+            want: Result<(Vec<i64>, CategoryRule), &'static [&'static str]>,
+        }
+        let coco_gt: Vec<CocoGtCategory> = DARKNET_COCO_IDS
+            .iter()
+            .map(|&id| CocoGtCategory {
+                id,
+                name: format!("coco{id}"),
+            })
+            .collect();
+        let darknet_names: Vec<String> = (0..80).map(|k| format!("dn{k}")).collect();
+        let mut renamed = darknet_names.clone();
+        renamed[3] = "coco4".into(); // some names match, not all: still the table
+        let cases = vec![
+            Case {
+                what: "names in another order than the ids",
+                classes: names(&["dog", "cat"]),
+                gt: cats(&[(1, "cat"), (7, "dog"), (9, "bird")]),
+                want: Ok((vec![7, 1], CategoryRule::ByName)),
+            },
+            Case {
+                what: "80 names that all match: by name, not the table",
+                classes: (0..80)
+                    .map(|k| format!("coco{}", DARKNET_COCO_IDS[79 - k]))
+                    .collect(),
+                gt: coco_gt.clone(),
+                want: Ok((
+                    DARKNET_COCO_IDS.iter().rev().copied().collect(),
+                    CategoryRule::ByName,
+                )),
+            },
+            Case {
+                what: "80 Darknet names, COCO ids",
+                classes: darknet_names.clone(),
+                gt: coco_gt.clone(),
+                want: Ok((DARKNET_COCO_IDS.to_vec(), CategoryRule::DarknetCocoIds)),
+            },
+            Case {
+                what: "80 classes, a few names matching",
+                classes: renamed,
+                gt: coco_gt.clone(),
+                want: Ok((DARKNET_COCO_IDS.to_vec(), CategoryRule::DarknetCocoIds)),
+            },
+            Case {
+                what: "80 classes, a subset of COCO's categories in the GT",
+                classes: darknet_names.clone(),
+                gt: cats(&[(1, "person"), (90, "toothbrush")]),
+                want: Ok((DARKNET_COCO_IDS.to_vec(), CategoryRule::DarknetCocoIds)),
+            },
+            Case {
+                what: "80 classes, GT ids 1..=80 (not COCO's)",
+                classes: darknet_names.clone(),
+                gt: (1..=80)
+                    .map(|i| CocoGtCategory {
+                        id: i,
+                        name: format!("x{i}"),
+                    })
+                    .collect(),
+                want: Err(&[
+                    "class 0 `dn0`",
+                    "category id 12 (`x12`) is not a COCO category id",
+                ]),
+            },
+            Case {
+                what: "3 classes, one unknown",
+                classes: names(&["cat", "zebra", "dog"]),
+                gt: cats(&[(1, "cat"), (2, "dog")]),
+                want: Err(&[
+                    "model's 3 classes",
+                    "class 1 `zebra`",
+                    "only for models with 80 classes",
+                ]),
+            },
+            Case {
+                what: "a name shared by two categories",
+                classes: names(&["cat"]),
+                gt: cats(&[(1, "cat"), (2, "cat")]),
+                want: Err(&["2 ground-truth categories are named `cat`"]),
+            },
+            Case {
+                what: "no classes",
+                classes: vec![],
+                gt: cats(&[(1, "cat")]),
+                want: Err(&["no classes"]),
+            },
+        ];
+        let mut failures = Vec::new();
+        for c in &cases {
+            let got = map_categories(&c.classes, &c.gt);
+            match (&got, &c.want) {
+                (Ok(m), Ok((ids, rule))) if &m.category_ids == ids && m.rule == *rule => {}
+                (Err(e), Err(parts)) if parts.iter().all(|p| e.to_string().contains(p)) => {}
+                _ => failures.push(format!("{}: got {:?}", c.what, got.map(|m| m.rule))),
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    fn obj(b: [f64; 4], score: f64, class_id: Option<usize>) -> Detection {
+        Detection {
+            shape: Shape::Box(b),
+            score,
+            class_id,
+            class: None,
+        }
+    }
+
+    #[test]
+    fn detections_become_coco_results_or_a_named_error() {
+        let map = CategoryMap {
+            category_ids: vec![5, 9],
+            rule: CategoryRule::ByName,
+        };
+        let r = coco_results(42, &[obj([10.0, 20.0, 15.5, 60.0], 0.75, Some(1))], &map).unwrap();
+        assert_eq!(
+            r,
+            vec![CocoDetection {
+                image_id: 42,
+                category_id: 9,
+                bbox: [10.0, 20.0, 5.5, 40.0],
+                score: 0.75
+            }]
+        );
+        let ok = obj([0.0, 0.0, 1.0, 1.0], 0.5, Some(0));
+        for (bad, what) in [
+            (obj([0.0, 0.0, 1.0, 1.0], 0.5, None), "no class_id"),
+            (
+                obj([0.0, 0.0, 1.0, 1.0], 0.5, Some(2)),
+                "class_id 2 is not one of the model's 2",
+            ),
+            (obj([0.0, f64::NAN, 1.0, 1.0], 0.5, Some(0)), "not finite"),
+            (Detection::polygon(vec![[0.0, 0.0]; 4], 0.5), "polygon"),
+        ] {
+            let e = coco_results(3, &[ok.clone(), bad], &map)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("image_id 3, detection 1") && e.contains(what),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn objects_ground_truth_is_what_convert_writes() {
+        use crate::data::objects::{ObjectBox, ObjectSample, write_coco};
+        let root = Path::new("/data/images");
+        let ds = ObjectDataset {
+            names: names(&["cat", "dog"]),
+            samples: vec![
+                ObjectSample {
+                    image: root.join("a.jpg"),
+                    width: 100,
+                    height: 80,
+                    boxes: vec![
+                        ObjectBox {
+                            class: 1,
+                            bbox: [1.5, 2.0, 11.5, 22.0],
+                            crowd: false,
+                        },
+                        ObjectBox {
+                            class: 0,
+                            bbox: [0.0, 0.0, 5.0, 5.0],
+                            crowd: true,
+                        },
+                    ],
+                },
+                ObjectSample {
+                    image: root.join("sub/b.png"),
+                    width: 10,
+                    height: 10,
+                    boxes: vec![],
+                },
+            ],
+        };
+        let gt = CocoGt::from_objects(&ds, root);
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("gt.json");
+        write_coco(&ds, &json, root).unwrap();
+        assert_eq!(read_coco_gt(&json).unwrap(), gt);
+        assert_eq!(gt.images[1].file_name.as_deref(), Some("sub/b.png"));
+        assert_eq!(gt.annotations[0].bbox, [1.5, 2.0, 10.0, 20.0]);
+        assert_eq!(gt.annotations[0].category_id, 2);
+        assert_eq!(gt.annotations[0].area, 200.0);
+    }
+
+    #[test]
+    fn json_that_does_not_fit_names_the_entry_and_field() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.json");
+        let gt_cases = [
+            (
+                r#"{"images":[{"id":1}],"categories":[{"id":1}],"annotations":[{"id":1,"image_id":1,"category_id":1,"bbox":[0,0,1,1]}]}"#,
+                "annotations[0]: missing field `area`",
+            ),
+            (
+                r#"{"images":[{"id":1},{"id":"2"}],"categories":[]}"#,
+                "images[1].id: expected an integer, found \"2\"",
+            ),
+            (
+                r#"{"images":[{"id":1}],"categories":[],"annotations":[{"id":1,"image_id":1,"category_id":1,"bbox":[0,0,1],"area":1}]}"#,
+                "annotations[0].bbox: expected 4 numbers [x, y, w, h], found [0,0,1]",
+            ),
+            (r#"{"images":[{"id":1}]}"#, "no `categories` list"),
+            (r#"[1, 2]"#, "expected a json object"),
+        ];
+        for (text, want) in gt_cases {
+            std::fs::write(&p, text).unwrap();
+            let e = read_coco_gt(&p).unwrap_err().to_string();
+            assert!(e.contains("x.json: ") && e.contains(want), "{text}: {e}");
+        }
+        let res_cases = [
+            (
+                r#"[{"image_id":1,"category_id":1,"bbox":[0,0,1,1],"score":0.5},{"image_id":1,"category_id":1,"bbox":[0,0,1,1]}]"#,
+                "results[1]: missing field `score`",
+            ),
+            (
+                r#"[{"image_id":1.5,"category_id":1,"bbox":[0,0,1,1],"score":0.5}]"#,
+                "results[0].image_id: expected an integer, found 1.5",
+            ),
+            (r#"{"image_id":1}"#, "results: expected a list"),
+        ];
+        for (text, want) in res_cases {
+            std::fs::write(&p, text).unwrap();
+            let e = read_coco_results(&p).unwrap_err().to_string();
+            assert!(e.contains("x.json: ") && e.contains(want), "{text}: {e}");
+        }
+        // Not json at all: the parser's line.
+        std::fs::write(&p, "[\n{\"image_id\": }]").unwrap();
+        let e = read_coco_results(&p).unwrap_err().to_string();
+        assert!(e.contains("x.json:2"), "{e}");
+    }
+
+    #[test]
+    fn pr_curves_average_to_the_stats() {
+        let b = [10.0, 10.0, 50.0, 40.0];
+        let gt = gt_with(vec![
+            ann(1, b, false),
+            ann(2, [100.0, 100.0, 30.0, 30.0], false),
+        ]);
+        let e = coco_evaluate(&gt, &[det(b, 0.9), det([300.0, 0.0, 9.0, 9.0], 0.8)]).unwrap();
+        let c = e.pr_curve(0, 0).unwrap();
+        assert_eq!(c.len(), 101);
+        let mean = c.iter().sum::<f64>() / 101.0;
+        assert!((mean - e.stats.ap50).abs() < 1e-12);
+        assert_eq!(e.category_ap_at(0)[0], Some(mean));
     }
 }

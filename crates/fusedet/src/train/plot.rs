@@ -6,7 +6,6 @@
 //! bitmap backend adds a dependency tree to every build; one line chart with a legend is
 //! ~150 lines here, drawn with the same shipped DejaVu font as `fusedet synth`.
 
-use ab_glyph::FontArc;
 use image::{Rgb, RgbImage};
 
 /// One curve.
@@ -21,12 +20,8 @@ pub struct Series<'a> {
     pub right_axis: bool,
 }
 
-fn font() -> FontArc {
-    crate::draw::font()
-}
-
-fn text(img: &mut RgbImage, f: &FontArc, s: &str, x: f32, y: f32, px: f32, color: [u8; 3]) {
-    crate::draw::draw_text(img, f, s, (x, y), px, color);
+fn text(img: &mut RgbImage, s: &str, x: f32, y: f32, px: f32, color: [u8; 3]) {
+    crate::draw::draw_text(img, s, x, y, px, color);
 }
 
 fn line(img: &mut RgbImage, a: (f64, f64), b: (f64, f64), color: [u8; 3]) {
@@ -46,7 +41,6 @@ fn line(img: &mut RgbImage, a: (f64, f64), b: (f64, f64), color: [u8; 3]) {
 /// Renders the curves; the left axis spans 0..max of the left series.
 pub fn plot(title: &str, series: &[Series<'_>], width: u32, height: u32) -> RgbImage {
     let mut img = RgbImage::from_pixel(width, height, Rgb([255, 255, 255]));
-    let f = font();
     let (l, r, t, b) = (60.0, width as f64 - 50.0, 40.0, height as f64 - 40.0);
     let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
     let (x0, x1) = xs.fold((f64::MAX, f64::MIN), |(a, b), x| (a.min(x), b.max(x)));
@@ -69,7 +63,6 @@ pub fn plot(title: &str, series: &[Series<'_>], width: u32, height: u32) -> RgbI
         line(&mut img, (l, y), (r, y), grey);
         text(
             &mut img,
-            &f,
             &format!("{:.2}", ymax * i as f64 / 4.0),
             4.0,
             y as f32 - 7.0,
@@ -78,7 +71,6 @@ pub fn plot(title: &str, series: &[Series<'_>], width: u32, height: u32) -> RgbI
         );
         text(
             &mut img,
-            &f,
             &format!("{:.2}", i as f64 / 4.0),
             r as f32 + 6.0,
             y as f32 - 7.0,
@@ -93,7 +85,6 @@ pub fn plot(title: &str, series: &[Series<'_>], width: u32, height: u32) -> RgbI
         let v = x0 + (x1 - x0) * i as f64 / 4.0;
         text(
             &mut img,
-            &f,
             &format!("{v:.0}"),
             x as f32 - 10.0,
             b as f32 + 6.0,
@@ -101,7 +92,7 @@ pub fn plot(title: &str, series: &[Series<'_>], width: u32, height: u32) -> RgbI
             [0, 0, 0],
         );
     }
-    text(&mut img, &f, title, l as f32, 8.0, 16.0, [0, 0, 0]);
+    text(&mut img, title, l as f32, 8.0, 16.0, [0, 0, 0]);
     let mut legend_x = l as f32 + 8.0;
     for s in series {
         let ytop = if s.right_axis { 1.0 } else { ymax };
@@ -128,15 +119,7 @@ pub fn plot(title: &str, series: &[Series<'_>], width: u32, height: u32) -> RgbI
                 s.color,
             );
         }
-        text(
-            &mut img,
-            &f,
-            s.name,
-            legend_x,
-            t as f32 + 4.0,
-            12.0,
-            s.color,
-        );
+        text(&mut img, s.name, legend_x, t as f32 + 4.0, 12.0, s.color);
         legend_x += 9.0 * s.name.len() as f32 + 16.0;
     }
     img
