@@ -78,8 +78,11 @@ pub struct DetectorOptions {
     /// Object models: network input size, a multiple of 32 [default: the cfg's, 416].
     #[arg(long)]
     pub imgsz: Option<usize>,
+    /// Object models: letterbox images to the input size, keeping their aspect (default).
+    #[arg(long, overrides_with = "no_letterbox")]
+    pub letterbox: bool,
     /// Object models: stretch images to the input size instead of letterboxing them.
-    #[arg(long)]
+    #[arg(long, overrides_with = "letterbox")]
     pub no_letterbox: bool,
     /// Images of the same network size are run together, up to this many.
     #[arg(long, default_value_t = 4)]
@@ -123,6 +126,7 @@ impl DetectorOptions {
                     ("--iou", self.iou.is_some()),
                     ("--max-det", self.max_det.is_some()),
                     ("--imgsz", self.imgsz.is_some()),
+                    ("--letterbox", self.letterbox),
                     ("--no-letterbox", self.no_letterbox),
                 ];
                 if let Some((flag, _)) = object_only.iter().find(|(_, set)| *set) {
@@ -328,7 +332,10 @@ pub fn run(a: DetectArgs) -> Result<()> {
 pub fn overlay(img: &image::RgbImage, dets: &[Detection]) -> image::RgbImage {
     let mut canvas = img.clone();
     let thick = (img.width().max(img.height()) / 300).clamp(2, 6);
-    for d in dets {
+    // Lowest score first, so the best detections' labels end up on top.
+    let mut order: Vec<&Detection> = dets.iter().collect();
+    order.sort_by(|a, b| a.score.total_cmp(&b.score));
+    for d in order {
         match (&d.shape, d.class_id) {
             (Shape::Box(b), Some(c)) => {
                 let label = format!("{} {:.2}", d.class.as_deref().unwrap_or("?"), d.score);
