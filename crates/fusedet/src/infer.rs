@@ -247,6 +247,11 @@ impl<M: ProbabilityModel> TextDetector<M> {
         }
     }
 
+    /// The network.
+    pub fn model_ref(&self) -> &M {
+        &self.model
+    }
+
     /// Stage 1: resize and normalise.
     pub fn prepare(&self, img: &RgbImage) -> Prepared {
         prepare(img, &self.preprocess)

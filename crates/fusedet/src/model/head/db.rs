@@ -13,7 +13,7 @@ use burn::tensor::activation::{relu, sigmoid};
 
 use crate::error::ImportError;
 use crate::import::{LoadParams, ParamStream};
-use crate::model::layers::conv;
+use crate::model::layers::{conv, conv_same_via_1x1};
 
 /// Configuration of [`DbBranch`].
 #[derive(Config, Debug)]
@@ -68,7 +68,7 @@ impl DbBranch {
 
     /// The map before the sigmoid (training computes the BCE from it).
     pub fn forward_logits(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let x = relu(self.bn1.forward(conv_same_via_1x1(&self.conv1, x)));
         let x = relu(self.bn2.forward(self.conv2.forward(x)));
         self.conv3.forward(x)
     }

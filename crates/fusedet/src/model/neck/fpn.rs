@@ -7,7 +7,7 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
 use super::asf::Asf;
-use crate::model::layers::{conv, upsample_nearest};
+use crate::model::layers::{conv, conv_same_via_1x1, upsample_nearest};
 
 /// DBFPN: 1x1 laterals to 256, top-down nearest-neighbour sum, 3x3 smoothing to 64 per level,
 /// upsampled and concatenated as [P5, P4, P3, P2] (+ ASF for DBNet++).
@@ -51,7 +51,7 @@ impl DbFpn {
             .iter()
             .zip(l)
             .enumerate()
-            .map(|(i, (c, x))| upsample_nearest(c.forward(x), 1 << i))
+            .map(|(i, (c, x))| upsample_nearest(conv_same_via_1x1(c, x), 1 << i))
             .collect();
         let levels = vec![p[3].clone(), p[2].clone(), p[1].clone(), p[0].clone()];
         let fused = Tensor::cat(levels.clone(), 1);

@@ -8,7 +8,7 @@ use burn::prelude::*;
 use crate::error::ImportError;
 use crate::import::{LoadParams, ParamStream};
 use crate::model::backbone::lcnet_v3::SqueezeExcite;
-use crate::model::layers::{conv, upsample_nearest};
+use crate::model::layers::{conv, conv_same_via_1x1, upsample_nearest};
 
 /// `RSELayer`: conv (no bias) → SE, with a residual around the SE.
 #[derive(Module, Debug)]
@@ -31,7 +31,7 @@ impl RseLayer {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.conv.forward(x);
+        let x = conv_same_via_1x1(&self.conv, x);
         if self.shortcut {
             x.clone().add(self.se.forward(x))
         } else {
