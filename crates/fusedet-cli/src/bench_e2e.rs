@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use fusedet::Detector;
 
-use crate::bench::BenchArgs;
+use crate::args::BenchArgs;
 
 const SCRIPT: &str = include_str!("bench_e2e_reference.py");
 

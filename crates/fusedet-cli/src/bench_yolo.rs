@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use fusedet::ObjectDetector;
 use fusedet::infer::DarknetFiles;
 
-use crate::bench::BenchArgs;
+use crate::args::BenchArgs;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);

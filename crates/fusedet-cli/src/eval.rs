@@ -5,89 +5,15 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use clap::Args;
 use fusedet::data::{self, TextFormat, TextSample, icdar15};
 use fusedet::metric::{self, ImageCounts, MatchMode, SWEEP_THRESHOLDS};
 use fusedet::preprocess::load_image;
 use fusedet::zoo;
 use serde::Serialize;
 
-use crate::detect::{DetectorOptions, detect_files, progress, save_png};
-use crate::eval_objects::{self, ObjectFormat};
-
-/// `--format`: a text format, or an object format (scored by [`eval_objects`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EvalFormat {
-    /// Text regions, ICDAR 2015 protocol.
-    Text(TextFormat),
-    /// Object boxes, COCOeval (and VOC AP).
-    Objects(ObjectFormat),
-}
-
-impl std::str::FromStr for EvalFormat {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        if let Some(f) = ObjectFormat::parse(s) {
-            return Ok(Self::Objects(f));
-        }
-        s.parse().map(Self::Text).map_err(|_| {
-            format!(
-                "format must be icdar15|paddle|mlt|td500|ctw1500|totaltext|synthtext (text) or \
-                 coco|yolo|voc (objects), not `{s}`"
-            )
-        })
-    }
-}
-
-#[derive(Args, Debug)]
-pub struct EvalArgs {
-    /// Annotation format: icdar15 | paddle | mlt | td500 | ctw1500 | totaltext | synthtext
-    /// (text), or coco | yolo | voc (objects, scored by COCOeval; voc also by VOC AP).
-    #[arg(long, default_value = "icdar15")]
-    pub format: EvalFormat,
-    /// Image directory (for `paddle`: the data root the label paths are relative to).
-    #[arg(long)]
-    pub images: PathBuf,
-    /// Label directory (for `paddle`: the label file; `coco`: the instances json; `yolo`: the
-    /// dataset yaml, labels in `labels/` beside `images/`, or the label directory with
-    /// --names; `voc`: the xml directory).
-    #[arg(long)]
-    pub labels: PathBuf,
-    /// Object formats: a dataset yaml whose `names` are the classes (`yolo` with a label
-    /// directory; `voc`: the class order, default the sorted names found).
-    #[arg(long)]
-    pub names: Option<PathBuf>,
-    /// Score existing results instead of running a model: text formats, a directory of
-    /// `res_<stem>.txt` files; object formats, a COCO results json (`image_id`,
-    /// `category_id`, `bbox` [x, y, w, h], `score`).
-    #[arg(long)]
-    pub predictions: Option<PathBuf>,
-    /// Skip the first N images (natural order: img_2 before img_10).
-    #[arg(long, default_value_t = 0)]
-    pub skip: usize,
-    /// Evaluate at most N images.
-    #[arg(long)]
-    pub limit: Option<usize>,
-    /// Matching rules: icdar2015 (the official ICDAR 2015 script's) | mindocr (DB/MindOCR's:
-    /// invalid polygons skipped).
-    #[arg(long, default_value = "icdar2015")]
-    pub mode: MatchMode,
-    /// Also report MMOCR's sweep over box-score thresholds 0.3..0.8.
-    #[arg(long)]
-    pub sweep: bool,
-    /// Write the summary as JSON here.
-    #[arg(long)]
-    pub json: Option<PathBuf>,
-    /// Write res_<stem>.txt submissions, per_image.csv and a report of the worst images here
-    /// (object formats: results.json when a model ran, per_class_ap.csv, pr_curve.png).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
-    /// Images in the report (lowest hmean first).
-    #[arg(long, default_value_t = 12)]
-    pub worst: usize,
-    #[command(flatten)]
-    pub detector: DetectorOptions,
-}
+use crate::args::{EvalArgs, EvalFormat};
+use crate::detect::{detect_files, progress, save_png};
+use crate::eval_objects;
 
 #[derive(Serialize)]
 struct Summary<'a> {

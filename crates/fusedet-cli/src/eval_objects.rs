@@ -31,40 +31,8 @@ use image::{Rgb, RgbImage};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
+use crate::args::{EvalArgs, ObjectFormat};
 use crate::detect::{progress, save_png};
-use crate::eval::EvalArgs;
-
-/// The object-detection annotation formats `fusedet eval` reads.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ObjectFormat {
-    /// COCO instances json.
-    Coco,
-    /// YOLO txt labels with a dataset yaml.
-    Yolo,
-    /// Pascal VOC xml.
-    Voc,
-}
-
-impl ObjectFormat {
-    /// `coco`, `yolo` or `voc`; `None` for any other name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "coco" => Self::Coco,
-            "yolo" => Self::Yolo,
-            "voc" => Self::Voc,
-            _ => return None,
-        })
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::Coco => "coco",
-            Self::Yolo => "yolo",
-            Self::Voc => "voc",
-        }
-    }
-}
 
 /// The ground truth being evaluated.
 pub struct ObjectGt {
@@ -884,7 +852,7 @@ mod tests {
         Ok((summary, results))
     }
 
-    use crate::eval::EvalFormat;
+    use crate::args::EvalFormat;
     use serde_json::Value;
 
     fn strings(v: &[&str]) -> Vec<String> {

@@ -1,5 +1,6 @@
 //! `fusedet`: detect, bench and manage models from the command line.
 
+mod args;
 mod bench;
 mod bench_e2e;
 mod bench_yolo;
@@ -50,7 +51,7 @@ enum Command {
     Detect(detect::DetectArgs),
     /// Evaluate a detector on an annotated dataset (ICDAR 2015 protocol for text; COCOeval and
     /// VOC AP for objects).
-    Eval(Box<eval::EvalArgs>),
+    Eval(Box<args::EvalArgs>),
     /// Train a DBNet / DBNet++ / PP-OCR detector from a TOML recipe (see configs/).
     Train(train::TrainArgs),
     /// Write a synthetic scene-text dataset (rendered words with exact polygon labels).
@@ -58,7 +59,7 @@ enum Command {
     /// Convert text annotations between formats.
     Convert(convert::ConvertArgs),
     /// Time the model forward and the post-processing, against onnxruntime when available.
-    Bench(bench::BenchArgs),
+    Bench(args::BenchArgs),
     /// List or fetch pretrained models.
     Models {
         #[command(subcommand)]
