@@ -57,7 +57,11 @@ pub fn dir() -> PathBuf {
 }
 
 pub fn read(variant: &str) -> Fixture {
-    let path = dir().join(format!("{variant}.json"));
+    read_from(&dir(), variant)
+}
+
+pub fn read_from(dir: &Path, variant: &str) -> Fixture {
+    let path = dir.join(format!("{variant}.json"));
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
