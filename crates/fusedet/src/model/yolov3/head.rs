@@ -291,4 +291,26 @@ mod tests {
         let a = row(2, 0, 1);
         assert!((a[2] - 2.0 * 121.0).abs() < 1e-3 && (a[3] - 2.0 * 240.0).abs() < 1e-3);
     }
+
+    #[test]
+    fn the_guide_is_detached_from_the_feature_adaption() {
+        use burn::optim::GradientsParams;
+        let device = Device::default().autodiff();
+        let head = YoloV3Head::new([0, 1, 2], 1, 8, 8, false, false, &device);
+        let x = Tensor::<4>::random([1, 8, 4, 4], burn::tensor::Distribution::Default, &device);
+        // A loss on the class/box map only: gradients reach the offset conv (through the
+        // deformable conv's offsets) but not guide_wh, whose output feeds the offsets detached.
+        let loss = head.forward(x).raw.powi_scalar(2).sum();
+        let grads = GradientsParams::from_grads(loss.backward(), &head);
+        let offset_w = head
+            .Feature_adaption
+            .conv_offset
+            .as_ref()
+            .unwrap()
+            .weight
+            .id;
+        let g: Tensor<4> = grads.get(offset_w).expect("offset conv gradient");
+        assert!(g.abs().sum().into_scalar::<f32>() > 0.0);
+        assert!(grads.get::<4>(head.guide_wh.weight.id).is_none());
+    }
 }
