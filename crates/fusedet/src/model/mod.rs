@@ -6,7 +6,9 @@
 //! - [`head`]: the DB head (probability + threshold branches);
 //! - [`darknet`]: Darknet networks (YOLOv3, yolov3-tiny, SPP, Darknet-53) from their cfg;
 //! - [`dbnet`]: DBNet / DBNet++ / PP-OCR mobile det assembled from those;
-//! - [`detector`]: [`ModelSpec`] and [`DetModel`], one type for every family.
+//! - [`detector`]: [`ModelSpec`] and [`DetModel`], one type for every family;
+//! - [`yolov3`]: YOLOv3 + ASFF and its strong baseline in the ASFF reference's PyTorch layout
+//!   (standalone for now: not yet a [`ModelSpec`] family).
 
 pub mod backbone;
 pub mod darknet;
@@ -16,6 +18,7 @@ pub mod head;
 pub mod layers;
 pub mod neck;
 pub mod params;
+pub mod yolov3;
 
 pub use backbone::{Backbone, BackboneSpec};
 pub use dbnet::{DbHeadSpec, DbNet, DbNetSpec};
