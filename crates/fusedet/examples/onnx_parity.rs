@@ -29,6 +29,8 @@ fn main() {
     let mut model = DbNet::new(&DbNetSpec::ppocr_mobile(), false, &device);
     let mut s = ParamStream::from_file(a[1].as_ref(), &device).expect("model");
     model.load_params(&mut s).expect("weights");
+    // As `fusedet detect` runs it: normalisations folded into the convolutions.
+    model.fold_for_inference();
     let shape: Vec<usize> = a[3].split(',').map(|v| v.parse().expect("shape")).collect();
     let data = TensorData::new(read_f32(&a[2]), [shape[0], shape[1], shape[2], shape[3]]);
     let x = Tensor::<4>::from_data(data, &device);

@@ -151,7 +151,8 @@ impl Detector {
                 Ok(Self::Text(Box::new(TextDetector::from_onnx(&p, device)?)))
             }
             ModelSource::RunDir(dir) => {
-                let (model, recipe) = run_dir::load(&dir, device)?;
+                let (mut model, recipe) = run_dir::load(&dir, device)?;
+                model.fold_for_inference();
                 let mut det = TextDetector::new(model, device.clone());
                 det.preprocess = recipe.eval;
                 det.postprocess = recipe.postprocess;
@@ -222,6 +223,7 @@ impl TextDetector<DetModel> {
         let mut model = DbNet::new(&DbNetSpec::ppocr_mobile(), false, device);
         let mut stream = ParamStream::from_file(path, device)?;
         model.load_params(&mut stream)?;
+        model.fold_for_inference();
         Ok(Self::new(DetModel::Db(model), device.clone()))
     }
 }

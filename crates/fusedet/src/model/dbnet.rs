@@ -114,6 +114,16 @@ impl DbNet {
         }
     }
 
+    /// Folds batch norms and affines into the preceding convolutions where the layers allow
+    /// (PP-LCNetV3's stem and rep convs, the DB head), for inference only: the maps stay equal
+    /// to float rounding and take fewer passes over the activations.
+    pub fn fold_for_inference(&mut self) {
+        if let crate::model::Backbone::LcNetV3(b) = &mut self.backbone {
+            b.fold_for_inference();
+        }
+        self.head.binarize.fold_for_inference();
+    }
+
     /// Inference: the probability map.
     ///
     /// # Shapes

@@ -93,6 +93,13 @@ impl DetModel {
         Ok(model)
     }
 
+    /// Folds normalisations into convolutions for inference (see [`DbNet::fold_for_inference`]).
+    pub fn fold_for_inference(&mut self) {
+        match self {
+            Self::Db(m) => m.fold_for_inference(),
+        }
+    }
+
     /// Inference: the probability map `[n, 1, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {

@@ -87,6 +87,56 @@ pub fn conv_same_via_1x1(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     }
 }
 
+/// Per-channel `(scale, shift)` of an inference-mode batch norm: `y = x * scale + shift`.
+fn bn_affine(bn: &burn::nn::BatchNorm) -> (Tensor<1>, Tensor<1>) {
+    let scale = bn
+        .gamma
+        .val()
+        .div(bn.running_var.value().add_scalar(bn.epsilon).sqrt());
+    let shift = bn
+        .beta
+        .val()
+        .sub(bn.running_mean.value().mul(scale.clone()));
+    (scale, shift)
+}
+
+/// Folds an inference-mode batch norm that follows `conv` into the convolution's weight and
+/// bias (the batch norm must then be skipped): `w' = w · s`, `b' = b · s + t` per output
+/// channel, with `s = γ / sqrt(var + ε)`, `t = β − mean · s`.
+pub fn fold_bn_into_conv(conv: &mut Conv2d, bn: &burn::nn::BatchNorm) {
+    let (scale, shift) = bn_affine(bn);
+    let cout = scale.dims()[0];
+    let w = conv
+        .weight
+        .val()
+        .mul(scale.clone().reshape([cout, 1, 1, 1]));
+    let b = match &conv.bias {
+        Some(b) => b.val().mul(scale).add(shift),
+        None => shift,
+    };
+    conv.weight = Param::from_tensor(w);
+    conv.bias = Some(Param::from_tensor(b));
+}
+
+/// [`fold_bn_into_conv`] for a transposed convolution (weight `[in, out / groups, k, k]`).
+pub fn fold_bn_into_conv_transpose(
+    conv: &mut burn::nn::conv::ConvTranspose2d,
+    bn: &burn::nn::BatchNorm,
+) {
+    let (scale, shift) = bn_affine(bn);
+    let cout = scale.dims()[0];
+    let w = conv
+        .weight
+        .val()
+        .mul(scale.clone().reshape([1, cout, 1, 1]));
+    let b = match &conv.bias {
+        Some(b) => b.val().mul(scale).add(shift),
+        None => shift,
+    };
+    conv.weight = Param::from_tensor(w);
+    conv.bias = Some(Param::from_tensor(b));
+}
+
 /// `x * scale + bias` with two learnable scalars (PaddleOCR's `LearnableAffineBlock`).
 #[derive(Module, Debug)]
 pub struct Affine {
@@ -110,6 +160,28 @@ impl Affine {
         self.scale =
             Param::from_tensor(Tensor::from_data(TensorData::new(vec![scale], [1]), device));
         self.bias = Param::from_tensor(Tensor::from_data(TensorData::new(vec![bias], [1]), device));
+    }
+
+    /// The two scalars.
+    pub fn values(&self) -> (f32, f32) {
+        (
+            self.scale.val().into_scalar::<f32>(),
+            self.bias.val().into_scalar::<f32>(),
+        )
+    }
+
+    /// Folds this affine, applied after `conv`, into the convolution: `w' = w · a`,
+    /// `b' = b · a + c` (the affine must then be skipped).
+    pub fn fold_into(&self, conv: &mut Conv2d) {
+        let (a, c) = self.values();
+        let cout = conv.weight.dims()[0];
+        let device = conv.weight.device();
+        conv.weight = Param::from_tensor(conv.weight.val().mul_scalar(a));
+        let b = match &conv.bias {
+            Some(b) => b.val().mul_scalar(a).add_scalar(c),
+            None => Tensor::<1>::full([cout], c, &device),
+        };
+        conv.bias = Some(Param::from_tensor(b));
     }
 
     /// # Shapes
@@ -140,6 +212,58 @@ pub fn upsample_nearest(x: Tensor<4>, factor: usize) -> Tensor<4> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folded_batch_norms_and_affines_give_the_same_outputs() {
+        use burn::module::RunningState;
+        let device = Device::default();
+        let r = |n: usize, lo: f32| {
+            Tensor::<1>::random(
+                [n],
+                burn::tensor::Distribution::Uniform(lo.into(), 2.0),
+                &device,
+            )
+        };
+        let x = Tensor::<4>::random(
+            [2, 4, 6, 5],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        for bias in [false, true] {
+            let mut c = conv(4, 3, 3, 1, 1, bias, &device);
+            let mut bn = burn::nn::BatchNormConfig::new(3).init(&device);
+            bn.gamma = Param::from_tensor(r(3, -1.0));
+            bn.beta = Param::from_tensor(r(3, -1.0));
+            bn.running_mean = RunningState::new(r(3, -1.0));
+            bn.running_var = RunningState::new(r(3, 0.1));
+            let want = bn.forward(c.forward(x.clone()));
+            fold_bn_into_conv(&mut c, &bn);
+            let d = (c.forward(x.clone()) - want)
+                .abs()
+                .max()
+                .into_scalar::<f32>();
+            assert!(d < 1e-5, "{d}");
+            let mut a = Affine::new(&device);
+            a.set(-0.7, 0.3, &device);
+            let want = a.forward(c.forward(x.clone()));
+            a.fold_into(&mut c);
+            let d = (c.forward(x.clone()) - want)
+                .abs()
+                .max()
+                .into_scalar::<f32>();
+            assert!(d < 1e-5, "{d}");
+        }
+        let mut ct = burn::nn::conv::ConvTranspose2dConfig::new([4, 3], [2, 2])
+            .with_stride([2, 2])
+            .init(&device);
+        let mut bn = burn::nn::BatchNormConfig::new(3).init(&device);
+        bn.gamma = Param::from_tensor(r(3, -1.0));
+        bn.running_var = RunningState::new(r(3, 0.1));
+        let want = bn.forward(ct.forward(x.clone()));
+        fold_bn_into_conv_transpose(&mut ct, &bn);
+        let d = (ct.forward(x) - want).abs().max().into_scalar::<f32>();
+        assert!(d < 1e-5, "{d}");
+    }
 
     #[test]
     fn same_convolutions_via_1x1_equal_the_direct_ones() {

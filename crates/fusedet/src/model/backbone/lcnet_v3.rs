@@ -12,7 +12,7 @@ use burn::tensor::activation::{hard_sigmoid, hard_swish, relu};
 
 use crate::error::ImportError;
 use crate::import::{LoadParams, ParamStream};
-use crate::model::layers::{Affine, conv, make_divisible};
+use crate::model::layers::{Affine, conv, fold_bn_into_conv, make_divisible};
 
 /// Configuration of [`PpLcNetV3`].
 #[derive(Config, Debug)]
@@ -65,6 +65,9 @@ pub struct RepConv {
     pub lab: Affine,
     /// Activation (absent for stride 2).
     pub act: Option<HardSwishAffine>,
+    /// `lab` is folded into `conv` (inference).
+    #[module(skip)]
+    folded: bool,
 }
 
 impl RepConv {
@@ -82,11 +85,20 @@ impl RepConv {
             act: (stride != 2).then(|| HardSwishAffine {
                 lab: Affine::new(device),
             }),
+            folded: false,
+        }
+    }
+
+    fn fold_for_inference(&mut self) {
+        if !self.folded {
+            self.lab.fold_into(&mut self.conv);
+            self.folded = true;
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.lab.forward(self.conv.forward(x));
+        let x = self.conv.forward(x);
+        let x = if self.folded { x } else { self.lab.forward(x) };
         match &self.act {
             Some(act) => act.lab.forward(hard_swish(x)),
             None => x,
@@ -179,6 +191,9 @@ pub struct PpLcNetV3 {
     pub stages: Vec<Vec<LcNetV3Block>>,
     /// 1x1 convs producing the four detection features.
     pub out_convs: Vec<Conv2d>,
+    /// `bn1` and the rep convs' first affines are folded into the convolutions (inference).
+    #[module(skip)]
+    folded: bool,
 }
 
 impl PpLcNetV3Config {
@@ -216,15 +231,34 @@ impl PpLcNetV3Config {
             out_convs: (0..4)
                 .map(|i| conv(feat_in[i], outs[i], 1, 1, 1, true, device))
                 .collect(),
+            folded: false,
         }
     }
 }
 
 impl PpLcNetV3 {
+    /// Folds the stem batch norm and every rep conv's affine into the preceding convolutions,
+    /// for inference: the same outputs (to float rounding) in fewer passes over the
+    /// activations. Training must not fold (it would train other parameters).
+    pub fn fold_for_inference(&mut self) {
+        if self.folded {
+            return;
+        }
+        fold_bn_into_conv(&mut self.conv1, &self.bn1);
+        for b in self.stages.iter_mut().flatten() {
+            b.dw.fold_for_inference();
+            b.pw.fold_for_inference();
+        }
+        self.folded = true;
+    }
+
     /// # Shapes
     /// - `x`: `[n, 3, H, W]` (H, W multiples of 32) → four features at strides 4, 8, 16, 32.
     pub fn forward(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
-        let mut x = self.bn1.forward(self.conv1.forward(x));
+        let mut x = self.conv1.forward(x);
+        if !self.folded {
+            x = self.bn1.forward(x);
+        }
         let mut feats = Vec::with_capacity(4);
         for (i, stage) in self.stages.iter().enumerate() {
             for block in stage {

@@ -13,7 +13,9 @@ use burn::tensor::activation::{relu, sigmoid};
 
 use crate::error::ImportError;
 use crate::import::{LoadParams, ParamStream};
-use crate::model::layers::{conv, conv_same_via_1x1};
+use crate::model::layers::{
+    conv, conv_same_via_1x1, fold_bn_into_conv, fold_bn_into_conv_transpose,
+};
 
 /// Configuration of [`DbBranch`].
 #[derive(Config, Debug)]
@@ -39,6 +41,9 @@ pub struct DbBranch {
     pub bn2: BatchNorm,
     /// Second 2x deconvolution to one channel.
     pub conv3: ConvTranspose2d,
+    /// `bn1` / `bn2` are folded into `conv1` / `conv2` (inference).
+    #[module(skip)]
+    folded: bool,
 }
 
 impl DbBranchConfig {
@@ -55,6 +60,7 @@ impl DbBranchConfig {
             conv3: ConvTranspose2dConfig::new([mid, 1], [2, 2])
                 .with_stride([2, 2])
                 .init(device),
+            folded: false,
         }
     }
 }
@@ -68,9 +74,21 @@ impl DbBranch {
 
     /// The map before the sigmoid (training computes the BCE from it).
     pub fn forward_logits(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.bn1.forward(conv_same_via_1x1(&self.conv1, x)));
-        let x = relu(self.bn2.forward(self.conv2.forward(x)));
+        let x = conv_same_via_1x1(&self.conv1, x);
+        let x = relu(if self.folded { x } else { self.bn1.forward(x) });
+        let x = self.conv2.forward(x);
+        let x = relu(if self.folded { x } else { self.bn2.forward(x) });
         self.conv3.forward(x)
+    }
+
+    /// Folds both batch norms into the preceding convolutions, for inference (same outputs
+    /// to float rounding, fewer passes).
+    pub fn fold_for_inference(&mut self) {
+        if !self.folded {
+            fold_bn_into_conv(&mut self.conv1, &self.bn1);
+            fold_bn_into_conv_transpose(&mut self.conv2, &self.bn2);
+            self.folded = true;
+        }
     }
 }
 
