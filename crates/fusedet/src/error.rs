@@ -211,13 +211,29 @@ pub enum ImageError {
         /// What the decoder said.
         reason: String,
     },
-    /// The image is empty or too large to process.
+    /// The image is empty.
     #[error("{path}: {reason}")]
     Size {
         /// The file.
         path: PathBuf,
         /// Why the size is refused.
         reason: String,
+    },
+    /// The header claims more pixels than the limit (`LoadOptions::max_pixels`); nothing was
+    /// decoded.
+    #[error(
+        "{path}: image is {width}x{height} = {} pixels, more than the limit of {limit}",
+        width * height
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Width from the header.
+        width: u64,
+        /// Height from the header.
+        height: u64,
+        /// The limit in force.
+        limit: u64,
     },
 }
 

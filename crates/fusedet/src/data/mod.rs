@@ -130,7 +130,12 @@ pub(crate) fn pairs(v: &[f64]) -> Vec<[f64; 2]> {
     v.chunks_exact(2).map(|c| [c[0], c[1]]).collect()
 }
 
-/// Image files (jpg, jpeg, png, bmp, tif, tiff, webp) in a directory, sorted by name.
+/// File extensions (lower case) taken for images when a directory is listed.
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp", "gif", "pgm", "ppm", "pbm", "pnm",
+];
+
+/// Image files ([`IMAGE_EXTENSIONS`], any case) in a directory, sorted by name.
 pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>, DatasetError> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(|e| DatasetError::io(dir, e))? {
@@ -139,10 +144,7 @@ pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>, DatasetError> {
             .extension()
             .and_then(|e| e.to_str())
             .map(|e| e.to_ascii_lowercase());
-        if matches!(
-            ext.as_deref(),
-            Some("jpg" | "jpeg" | "png" | "bmp" | "tif" | "tiff" | "webp")
-        ) {
+        if ext.is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.as_str())) {
             out.push(p);
         }
     }
