@@ -12,7 +12,7 @@ use fusedet::preprocess::load_image;
 use fusedet::zoo;
 use serde::Serialize;
 
-use crate::detect::{DetectorOptions, detect_files, progress, save_png};
+use crate::detect::{DetectorOptions, detect_files, failed_images, progress, save_png};
 use crate::eval_objects::{self, ObjectFormat};
 
 /// `--format`: a text format, or an object format (scored by [`eval_objects`]).
@@ -220,9 +220,9 @@ fn run_model(a: &EvalArgs, samples: &[TextSample]) -> Result<Vec<Polys>> {
     let files: Vec<PathBuf> = samples.iter().map(|s| s.image.clone()).collect();
     let bar = progress(files.len())?;
     let mut out: Vec<Polys> = Vec::with_capacity(files.len());
-    let failures = detect_files(&det, &files, a.detector.batch_size, &bar, |_, r| {
+    let failures = detect_files(&det, &files, &a.detector, &bar, |_, r| {
         match r {
-            Ok((_, dets)) => out.push(dets.iter().map(|d| (d.points(), d.score)).collect()),
+            Ok(d) => out.push(d.detections.iter().map(|d| (d.points(), d.score)).collect()),
             Err(e) => {
                 bar.suspend(|| eprintln!("error: {e}"));
                 out.push(Vec::new());
@@ -232,7 +232,10 @@ fn run_model(a: &EvalArgs, samples: &[TextSample]) -> Result<Vec<Polys>> {
     })?;
     bar.finish_and_clear();
     if failures > 0 {
-        bail!("{failures} of {} images could not be read", files.len());
+        bail!(
+            "{}",
+            failed_images(failures, files.len(), a.detector.input.strict)
+        );
     }
     Ok(out)
 }
