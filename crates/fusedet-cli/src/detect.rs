@@ -4,10 +4,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
+use fusedet::data::IMAGE_EXTENSIONS;
 use fusedet::infer::ResolveOptions;
 use fusedet::postprocess::{BoxType, ScoreMode};
-use fusedet::preprocess::{LimitType, load_image};
+use fusedet::preprocess::{DEFAULT_MAX_PIXELS, LimitType, LoadOptions, load_image_checked};
 use fusedet::{Detection, Detector, ImageDetections, Shape, zoo};
+use image::RgbImage;
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Args, Debug)]
@@ -94,6 +96,48 @@ pub struct DetectorOptions {
     /// (`--features wgpu`).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    #[command(flatten)]
+    pub input: InputOptions,
+}
+
+/// How the input images are read (`detect` and `eval`).
+#[derive(Args, Debug, Clone)]
+pub struct InputOptions {
+    /// Make a damaged image that still decodes (a truncated or corrupt JPEG: a warning
+    /// otherwise) an error.
+    #[arg(long)]
+    pub strict: bool,
+    /// Refuse images of more pixels (width x height) than this, from their header, before
+    /// decoding (the default is 20000x20000).
+    #[arg(long, default_value_t = DEFAULT_MAX_PIXELS)]
+    pub max_pixels: u64,
+}
+
+impl InputOptions {
+    /// Reads an image: its warnings printed on stderr (`warning: FILE: defect`) and returned,
+    /// or with `--strict` an error; errors are one line naming the file.
+    pub fn load(&self, path: &Path, bar: &ProgressBar) -> Result<(RgbImage, Vec<String>), String> {
+        let opts = LoadOptions {
+            max_pixels: self.max_pixels,
+        };
+        let loaded = load_image_checked(path, &opts).map_err(|e| match e {
+            fusedet::error::ImageError::TooLarge { .. } => {
+                format!("{e} (--max-pixels raises the limit)")
+            }
+            e => e.to_string(),
+        })?;
+        if self.strict && !loaded.warnings.is_empty() {
+            return Err(format!(
+                "{}: {} (an error with --strict)",
+                path.display(),
+                loaded.warnings.join("; ")
+            ));
+        }
+        for w in &loaded.warnings {
+            bar.suspend(|| eprintln!("warning: {}: {w}", path.display()));
+        }
+        Ok((loaded.image, loaded.warnings))
+    }
 }
 
 impl DetectorOptions {
@@ -187,35 +231,64 @@ impl DetectorOptions {
     }
 }
 
-/// Runs `det` over `files` in same-size batches, calling `done` for each image in order (with
-/// `Err` for an image that could not be read). Returns the number of unreadable images.
+/// An image that went through the detector.
+pub struct Detected {
+    /// The image as read.
+    pub image: RgbImage,
+    /// What the detector found.
+    pub detections: Vec<Detection>,
+    /// Defects of the file that did not stop decoding (see [`InputOptions::load`]).
+    pub warnings: Vec<String>,
+}
+
+/// Images held for one batch are at most this many pixels together (beyond the first), so
+/// that `--batch-size` does not multiply the memory huge images take: a 20000 x 20000 image
+/// (1.2 GB decoded) runs on its own.
+const BATCH_PIXELS: u64 = 50_000_000;
+
+/// Runs `det` over `files` in same-size batches, calling `done` for each image (with `Err`
+/// for an image that could not be read, or, with `--strict`, was damaged: reported as soon as
+/// it is met, before the images read ahead of it). Returns the number of such images.
 pub fn detect_files(
     det: &Detector,
     files: &[PathBuf],
-    batch: usize,
+    opts: &DetectorOptions,
     bar: &ProgressBar,
-    mut done: impl FnMut(&Path, Result<(image::RgbImage, Vec<Detection>), String>) -> Result<()>,
+    mut done: impl FnMut(&Path, Result<Detected, String>) -> Result<()>,
 ) -> Result<usize> {
+    let batch = opts.batch_size.max(1);
     let mut failures = 0usize;
-    for chunk in files.chunks(batch.max(1)) {
-        let mut loaded = Vec::new();
-        for f in chunk {
-            match load_image(f) {
-                Ok(img) => loaded.push((f, img)),
-                Err(e) => {
-                    failures += 1;
-                    done(f, Err(e.to_string()))?;
-                    bar.inc(1);
-                }
+    let mut loaded: Vec<(&PathBuf, RgbImage, Vec<String>)> = Vec::new();
+    let mut pixels = 0u64;
+    for (i, f) in files.iter().enumerate() {
+        match opts.input.load(f, bar) {
+            Ok((img, warnings)) => {
+                pixels += u64::from(img.width()) * u64::from(img.height());
+                loaded.push((f, img, warnings));
+            }
+            Err(e) => {
+                failures += 1;
+                done(f, Err(e))?;
+                bar.inc(1);
             }
         }
+        let last = i + 1 == files.len();
+        if loaded.is_empty() || !(last || loaded.len() >= batch || pixels >= BATCH_PIXELS) {
+            continue;
+        }
         // The library's same-size batching, results in input order.
-        let images: Vec<&image::RgbImage> = loaded.iter().map(|(_, img)| img).collect();
+        let images: Vec<&RgbImage> = loaded.iter().map(|(_, img, _)| img).collect();
         let results = det.detect_batch(&images, batch)?;
-        for ((f, img), dets) in loaded.into_iter().zip(results) {
-            done(f, Ok((img, dets)))?;
+        for ((f, image, warnings), detections) in loaded.drain(..).zip(results) {
+            let d = Detected {
+                image,
+                detections,
+                warnings,
+            };
+            done(f, Ok(d))?;
             bar.inc(1);
         }
+        pixels = 0;
     }
     Ok(failures)
 }
@@ -241,8 +314,6 @@ pub fn save_png(img: &image::RgbImage, out: &Path) -> Result<()> {
     std::fs::rename(&tmp, out).with_context(|| format!("writing {}", out.display()))
 }
 
-const EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"];
-
 fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in inputs {
@@ -251,9 +322,9 @@ fn collect_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 .with_context(|| format!("reading directory {}", p.display()))?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| {
-                    f.extension()
-                        .and_then(|e| e.to_str())
-                        .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+                    f.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                        IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str())
+                    })
                 })
                 .collect();
             files.sort();
@@ -281,8 +352,12 @@ pub fn run(a: DetectArgs) -> Result<()> {
     let bar = progress(files.len())?;
     let mut results: Vec<ImageDetections> = Vec::new();
     let single = files.len() == 1;
-    let failures = detect_files(&det, &files, a.detector.batch_size, &bar, |f, r| {
-        let (img, dets) = match r {
+    let failures = detect_files(&det, &files, &a.detector, &bar, |f, r| {
+        let Detected {
+            image: img,
+            detections: dets,
+            warnings,
+        } = match r {
             Ok(x) => x,
             Err(e) => {
                 bar.suspend(|| eprintln!("error: {e}"));
@@ -302,7 +377,7 @@ pub fn run(a: DetectArgs) -> Result<()> {
             image: f.display().to_string(),
             width: img.width() as usize,
             height: img.height() as usize,
-            warnings: Vec::new(),
+            warnings,
             detections: dets,
         };
         if a.json.is_none() || single {
@@ -322,9 +397,21 @@ pub fn run(a: DetectArgs) -> Result<()> {
         eprintln!("overlays in {}", dir.display());
     }
     if failures > 0 {
-        bail!("{failures} of {} images could not be read", files.len());
+        bail!(
+            "{}",
+            failed_images(failures, files.len(), a.detector.input.strict)
+        );
     }
     Ok(())
+}
+
+/// The closing error when some images could not be used.
+pub fn failed_images(failures: usize, total: usize, strict: bool) -> String {
+    if strict {
+        format!("{failures} of {total} images could not be read or were damaged (--strict)")
+    } else {
+        format!("{failures} of {total} images could not be read")
+    }
 }
 
 /// The image with the detections drawn: text polygons in green, object boxes in a colour per

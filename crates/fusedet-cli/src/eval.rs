@@ -12,7 +12,7 @@ use fusedet::zoo;
 use serde::Serialize;
 
 use crate::args::{EvalArgs, EvalFormat};
-use crate::detect::{detect_files, progress, save_png};
+use crate::detect::{detect_files, failed_images, progress, save_png};
 use crate::eval_objects;
 
 #[derive(Serialize)]
@@ -146,9 +146,9 @@ fn run_model(a: &EvalArgs, samples: &[TextSample]) -> Result<Vec<Polys>> {
     let files: Vec<PathBuf> = samples.iter().map(|s| s.image.clone()).collect();
     let bar = progress(files.len())?;
     let mut out: Vec<Polys> = Vec::with_capacity(files.len());
-    let failures = detect_files(&det, &files, a.detector.batch_size, &bar, |_, r| {
+    let failures = detect_files(&det, &files, &a.detector, &bar, |_, r| {
         match r {
-            Ok((_, dets)) => out.push(dets.iter().map(|d| (d.points(), d.score)).collect()),
+            Ok(d) => out.push(d.detections.iter().map(|d| (d.points(), d.score)).collect()),
             Err(e) => {
                 bar.suspend(|| eprintln!("error: {e}"));
                 out.push(Vec::new());
@@ -158,7 +158,10 @@ fn run_model(a: &EvalArgs, samples: &[TextSample]) -> Result<Vec<Polys>> {
     })?;
     bar.finish_and_clear();
     if failures > 0 {
-        bail!("{failures} of {} images could not be read", files.len());
+        bail!(
+            "{}",
+            failed_images(failures, files.len(), a.detector.input.strict)
+        );
     }
     Ok(out)
 }

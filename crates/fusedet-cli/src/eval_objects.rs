@@ -102,13 +102,16 @@ fn object_detector(
     };
     let names = det.object().map(|o| o.names.clone()).unwrap_or_default();
     let batch = a.detector.batch_size;
+    let input = a.detector.input.clone();
+    let quiet = indicatif::ProgressBar::hidden();
     Ok((
         names,
         Box::new(move |files: &[PathBuf]| {
             let imgs = files
                 .iter()
-                .map(|f| fusedet::preprocess::load_image(f).map_err(anyhow::Error::from))
-                .collect::<Result<Vec<_>>>()?;
+                .map(|f| input.load(f, &quiet).map(|(img, _)| img))
+                .collect::<Result<Vec<_>, String>>()
+                .map_err(anyhow::Error::msg)?;
             let refs: Vec<&RgbImage> = imgs.iter().collect();
             Ok(det.detect_batch(&refs, batch)?)
         }),

@@ -127,6 +127,25 @@ pub fn run(a: TrainArgs) -> Result<()> {
                 bar.println(line);
             }
         }
+        Event::DataChecked {
+            images,
+            skipped,
+            problems,
+            list,
+        } => {
+            let line = match list {
+                None if images == 0 => None,
+                None => Some(format!("data: {images} images checked, no problems")),
+                Some(list) => Some(format!(
+                    "warning: data: {problems} problems in {images} images; training without \
+                     the {skipped} images concerned (data.skip_bad), listed in {}",
+                    list.display()
+                )),
+            };
+            if let Some(line) = line {
+                bar.suspend(|| eprintln!("{line}"));
+            }
+        }
         Event::SkippedCheckpoint { dir, error } => {
             bar.suspend(|| {
                 eprintln!(

@@ -189,6 +189,36 @@ pub enum TrainError {
     /// Reading a tensor back from the device failed.
     #[error("reading a tensor from the device: {0}")]
     Readback(String),
+    /// The training or validation data has problems (checked before the first step).
+    #[error(
+        "{} in the training data (nothing was trained; `data.skip_bad = true` in the recipe \
+         trains without the images concerned):\n  {}{}",
+        problems_count(*count),
+        listed.join("\n  "),
+        more(*count, listed.len())
+    )]
+    BadData {
+        /// Problems found.
+        count: usize,
+        /// The first of them, `FILE:LINE: problem` or `IMAGE: problem`.
+        listed: Vec<String>,
+    },
+}
+
+fn problems_count(n: usize) -> String {
+    if n == 1 {
+        "1 problem".into()
+    } else {
+        format!("{n} problems")
+    }
+}
+
+fn more(count: usize, listed: usize) -> String {
+    if count > listed {
+        format!("\n  ... and {} more", count - listed)
+    } else {
+        String::new()
+    }
 }
 
 /// An image that could not be read or used.
@@ -211,13 +241,29 @@ pub enum ImageError {
         /// What the decoder said.
         reason: String,
     },
-    /// The image is empty or too large to process.
+    /// The image is empty.
     #[error("{path}: {reason}")]
     Size {
         /// The file.
         path: PathBuf,
         /// Why the size is refused.
         reason: String,
+    },
+    /// The header claims more pixels than the limit (`LoadOptions::max_pixels`); nothing was
+    /// decoded.
+    #[error(
+        "{path}: image is {width}x{height} = {} pixels, more than the limit of {limit}",
+        width * height
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Width from the header.
+        width: u64,
+        /// Height from the header.
+        height: u64,
+        /// The limit in force.
+        limit: u64,
     },
 }
 

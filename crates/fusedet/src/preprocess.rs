@@ -3,7 +3,8 @@
 
 use std::path::Path;
 
-use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ImageError;
@@ -60,117 +61,415 @@ impl Default for PreprocessConfig {
     }
 }
 
-/// Largest image accepted, in pixels (width × height), before any resizing.
-pub const MAX_INPUT_PIXELS: u64 = 200_000_000;
+/// Largest image read by default, in pixels (width × height): 20000 × 20000. A decoded image
+/// takes 3 bytes a pixel (1.2 GB at the limit), so a header claiming more is refused before
+/// anything is allocated; [`LoadOptions::max_pixels`] (`--max-pixels`) raises it.
+pub const DEFAULT_MAX_PIXELS: u64 = 20_000 * 20_000;
 
-/// Reads an image file, honouring EXIF orientation; grey, RGBA and 16-bit images are
-/// converted to 8-bit RGB (alpha dropped, as OpenCV's `imread` does).
+/// How [`load_image_checked`] reads an image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Images of more pixels (width × height) are refused from their header, before decoding.
+    pub max_pixels: u64,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            max_pixels: DEFAULT_MAX_PIXELS,
+        }
+    }
+}
+
+/// An image read from a file, with the problems met while decoding it that did not stop it
+/// (a truncated or corrupt JPEG, which libjpeg decodes anyway, filling in what is missing, as
+/// OpenCV's `imread` does).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadedImage {
+    /// The pixels, 8-bit RGB, EXIF orientation applied.
+    pub image: RgbImage,
+    /// One line per defect, without the file name (e.g. `premature end of JPEG file ...`).
+    pub warnings: Vec<String>,
+}
+
+/// Reads an image file as [`load_image_checked`] does with the default [`LoadOptions`],
+/// dropping its warnings: a truncated JPEG is read without a word (use
+/// [`load_image_checked`] to hear about it).
 pub fn load_image(path: &Path) -> Result<RgbImage, ImageError> {
+    load_image_checked(path, &LoadOptions::default()).map(|l| l.image)
+}
+
+/// Reads an image file as OpenCV's `imread(path, IMREAD_COLOR)` does: EXIF orientation
+/// applied; grey, palette, RGBA and 16-bit images converted to 8-bit RGB (alpha dropped; the
+/// high byte of 16-bit PNG, PNM and grey TIFF samples, `v / 257` rounded for colour TIFF); the
+/// first frame of a GIF; JPEGs decoded by libjpeg-turbo (the same pixels as OpenCV, CMYK
+/// included), with libjpeg's warnings about truncated or corrupt data returned in
+/// [`LoadedImage::warnings`]. `tests/formats_golden.rs` checks each case against `cv2.imread`.
+///
+/// Formats: JPEG, PNG, BMP, TIFF, WebP, GIF, PNM (PBM / PGM / PPM / PAM).
+///
+/// # Errors
+/// [`ImageError`] naming the file: unreadable, empty, not an image, undecodable, no pixels, or
+/// more than `opts.max_pixels` pixels (checked from the header, before decoding).
+pub fn load_image_checked(path: &Path, opts: &LoadOptions) -> Result<LoadedImage, ImageError> {
     let decode = |reason: String| ImageError::Decode {
         path: path.to_path_buf(),
         reason,
     };
-    let meta = std::fs::metadata(path).map_err(|source| ImageError::Io {
+    let io = |source: std::io::Error| ImageError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
     if meta.is_dir() {
         return Err(decode("is a directory".into()));
     }
     if meta.len() == 0 {
         return Err(decode("the file is empty (0 bytes)".into()));
     }
+    let check_size = |w: u64, h: u64| {
+        if w == 0 || h == 0 {
+            return Err(ImageError::Size {
+                path: path.to_path_buf(),
+                reason: format!("image has no pixels ({w}x{h})"),
+            });
+        }
+        if w * h > opts.max_pixels {
+            return Err(ImageError::TooLarge {
+                path: path.to_path_buf(),
+                width: w,
+                height: h,
+                limit: opts.max_pixels,
+            });
+        }
+        Ok(())
+    };
     let reader = ImageReader::open(path)
-        .map_err(|source| ImageError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?
+        .map_err(io)?
         .with_guessed_format()
-        .map_err(|source| ImageError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    if reader.format().is_none() {
-        return Err(decode(
-            "not an image in a supported format (JPEG, PNG, BMP, TIFF, WebP)".into(),
-        ));
+        .map_err(io)?;
+    let format = match reader.format() {
+        Some(f) => f,
+        None => {
+            return Err(decode(
+                "not an image in a supported format (JPEG, PNG, BMP, TIFF, WebP, GIF, PNM)".into(),
+            ));
+        }
+    };
+    if format == ImageFormat::Jpeg {
+        return jpeg::decode(path, check_size).map_err(|e| match e {
+            jpeg::Failure::Image(e) => e,
+            jpeg::Failure::Decode(reason) => decode(reason),
+        });
     }
     let (w, h) = reader
         .into_dimensions()
         .map_err(|e| decode(e.to_string()))?;
-    if w == 0 || h == 0 {
-        return Err(ImageError::Size {
-            path: path.to_path_buf(),
-            reason: format!("image has no pixels ({w}x{h})"),
-        });
-    }
-    if (w as u64) * (h as u64) > MAX_INPUT_PIXELS {
-        return Err(ImageError::Size {
-            path: path.to_path_buf(),
-            reason: format!(
-                "image is {w}x{h} = {} pixels, more than the {MAX_INPUT_PIXELS} fusedet reads; downscale it first",
-                w as u64 * h as u64
-            ),
-        });
-    }
-    let reader = ImageReader::open(path)
+    check_size(w as u64, h as u64)?;
+    let mut reader = ImageReader::open(path)
         .and_then(|r| r.with_guessed_format())
-        .map_err(|source| ImageError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    let is_jpeg = reader.format() == Some(image::ImageFormat::Jpeg);
-    let mut reader = reader;
-    reader.no_limits();
+        .map_err(io)?;
+    // The header was checked: allow the largest decoded buffer an accepted image can need
+    // (RGBA, 32-bit float samples) and no more.
+    let mut limits = image::Limits::no_limits();
+    limits.max_alloc = Some(opts.max_pixels.saturating_mul(16).max(1 << 26));
+    reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(|e| decode(e.to_string()))?;
     let orientation = decoder.orientation().ok();
-    let mut img = match is_jpeg.then(|| decode_jpeg_libjpeg(path)).flatten() {
-        Some(Ok(rgb)) => DynamicImage::ImageRgb8(rgb),
-        Some(Err(reason)) => return Err(decode(reason)),
-        None => DynamicImage::from_decoder(decoder).map_err(|e| decode(e.to_string()))?,
+    let img = DynamicImage::from_decoder(decoder).map_err(|e| decode(e.to_string()))?;
+    let grey16 = matches!(
+        img,
+        DynamicImage::ImageLuma16(_) | DynamicImage::ImageLumaA16(_)
+    );
+    let colour16 = matches!(
+        img,
+        DynamicImage::ImageRgb16(_) | DynamicImage::ImageRgba16(_)
+    );
+    let high_byte = match format {
+        ImageFormat::Png | ImageFormat::Pnm => grey16 || colour16,
+        ImageFormat::Tiff => grey16,
+        _ => false,
     };
-    if let Some(o) = orientation {
-        img.apply_orientation(o);
-    }
-    Ok(img.to_rgb8())
+    let rgb = if high_byte {
+        // What OpenCV does (measured, tools/make_format_fixtures.py): the high byte of 16-bit
+        // PNG and PNM samples (libpng's `png_set_strip_16`) and of grey TIFF ones; colour
+        // TIFF samples become v / 257 rounded, as `into_rgb8` does.
+        let wide = img.into_rgb16();
+        let (w, h) = wide.dimensions();
+        let bytes = wide
+            .into_raw()
+            .into_iter()
+            .map(|v| (v >> 8) as u8)
+            .collect();
+        RgbImage::from_raw(w, h, bytes).expect("buffer size")
+    } else {
+        img.into_rgb8()
+    };
+    Ok(LoadedImage {
+        image: oriented(rgb, orientation),
+        warnings: Vec::new(),
+    })
 }
 
-/// Decodes a JPEG with libjpeg-turbo's decoder (integer IDCT, fancy upsampling), which gives
-/// the same pixels as OpenCV's `imread` and Pillow; `image`'s own decoder differs by up to 4
-/// levels on about a tenth of the pixels, enough to move detections near `box_thresh`.
-/// `None` for colour spaces libjpeg cannot turn into RGB (CMYK, YCCK): `image` decodes those.
-fn decode_jpeg_libjpeg(path: &Path) -> Option<Result<RgbImage, String>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => return Some(Err(e.to_string())),
-    };
-    // libjpeg reports fatal errors by unwinding out of its error handler.
-    let result = std::panic::catch_unwind(|| -> Result<Option<RgbImage>, String> {
-        let d = mozjpeg::Decompress::new_mem(&bytes).map_err(|e| e.to_string())?;
-        if matches!(
-            d.color_space(),
-            mozjpeg_sys::J_COLOR_SPACE::JCS_CMYK | mozjpeg_sys::J_COLOR_SPACE::JCS_YCCK
-        ) {
-            return Ok(None);
+fn oriented(img: RgbImage, orientation: Option<Orientation>) -> RgbImage {
+    match orientation {
+        None | Some(Orientation::NoTransforms) => img,
+        Some(o) => {
+            let mut d = DynamicImage::ImageRgb8(img);
+            d.apply_orientation(o);
+            d.into_rgb8()
         }
-        let mut started = d.rgb().map_err(|e| e.to_string())?;
-        let (w, h) = (started.width() as u32, started.height() as u32);
-        let mut buf = vec![0u8; w as usize * h as usize * 3];
-        started
-            .read_scanlines_into(&mut buf)
-            .map_err(|e| e.to_string())?;
-        // A truncated file is padded (libjpeg's warning), as OpenCV does; nothing to finish.
-        drop(started);
-        Ok(RgbImage::from_raw(w, h, buf))
-    });
-    match result {
-        Ok(Ok(Some(img))) => Some(Ok(img)),
-        Ok(Ok(None)) => None,
-        Ok(Err(e)) => Some(Err(e)),
-        Err(payload) => Some(Err(payload
-            .downcast_ref::<String>()
-            .cloned()
-            .unwrap_or_else(|| "libjpeg failed".into()))),
+    }
+}
+
+/// JPEG decoding with libjpeg-turbo (integer IDCT, fancy upsampling), which gives the same
+/// pixels as OpenCV's `imread` and Pillow; `image`'s own decoder differs by up to 4 levels on
+/// about a tenth of the pixels, enough to move detections near `box_thresh`.
+///
+/// libjpeg reports defects it can decode past (data cut short, garbage in the entropy-coded
+/// data, extraneous bytes before a marker) as warnings through its error manager: fusedet's
+/// manager counts them, and a reader wrapper notes whether libjpeg asked for data past the end
+/// of the file (libjpeg's "premature end of JPEG file"). The text of the other warnings would
+/// need reading libjpeg's message code through a raw pointer, which the workspace's
+/// `unsafe_code = "forbid"` rules out, so they are told apart by when they come: while the
+/// pixel data is read (damaged entropy-coded data: bad Huffman codes, a marker inside the scan)
+/// or in the header and after the last scan (extraneous bytes between segments).
+mod jpeg {
+    use std::cell::Cell;
+    use std::io::{BufRead, BufReader, Read};
+    use std::os::raw::c_int;
+    use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+    use std::path::Path;
+
+    use image::RgbImage;
+    use image::metadata::Orientation;
+    use mozjpeg::{Decompress, Marker};
+    use mozjpeg_sys::{J_COLOR_SPACE, jpeg_common_struct, jpeg_error_mgr};
+
+    use super::{LoadedImage, oriented};
+    use crate::error::ImageError;
+
+    pub(super) enum Failure {
+        Image(ImageError),
+        Decode(String),
+    }
+
+    /// Where the decoder is: warnings while reading the pixel data are about damaged
+    /// entropy-coded data; in the header or after the last scan, about bytes between segments.
+    #[derive(Clone, Copy, Default, PartialEq)]
+    enum Phase {
+        #[default]
+        Segments,
+        Pixels,
+    }
+
+    /// What libjpeg reported while decoding on this thread.
+    #[derive(Clone, Copy, Default)]
+    struct Events {
+        phase: Phase,
+        in_segments: u32,
+        in_pixels: u32,
+        eof: bool,
+    }
+
+    thread_local! {
+        static EVENTS: Cell<Events> = Cell::new(Events::default());
+    }
+
+    fn note(f: impl FnOnce(&mut Events)) {
+        EVENTS.with(|e| {
+            let mut v = e.get();
+            f(&mut v);
+            e.set(v);
+        });
+    }
+
+    /// The payload of a fatal libjpeg error raised by [`error_exit`].
+    struct Fatal;
+
+    extern "C-unwind" fn error_exit(_: &mut jpeg_common_struct) {
+        resume_unwind(Box::new(Fatal));
+    }
+
+    extern "C-unwind" fn emit_message(_: &mut jpeg_common_struct, level: c_int) {
+        // -1: a warning (corrupt data); 0 and up: trace messages.
+        if level < 0 {
+            note(|e| match e.phase {
+                Phase::Segments => e.in_segments += 1,
+                Phase::Pixels => e.in_pixels += 1,
+            });
+        }
+    }
+
+    extern "C-unwind" fn quiet(_: &mut jpeg_common_struct) {}
+
+    extern "C-unwind" fn format_nothing(_: &mut jpeg_common_struct, _: &[u8; 80]) {}
+
+    fn error_manager() -> jpeg_error_mgr {
+        jpeg_error_mgr {
+            error_exit: Some(error_exit),
+            emit_message: Some(emit_message),
+            output_message: Some(quiet),
+            format_message: Some(format_nothing),
+            reset_error_mgr: Some(quiet),
+            msg_code: 0,
+            msg_parm: Default::default(),
+            trace_level: 0,
+            num_warnings: 0,
+            jpeg_message_table: std::ptr::null(),
+            last_jpeg_message: 0,
+            addon_message_table: std::ptr::null(),
+            first_addon_message: 0,
+            last_addon_message: 0,
+        }
+    }
+
+    /// A reader noting when libjpeg asks for data past the end of the file.
+    struct WatchEof<R>(R);
+
+    impl<R: Read> Read for WatchEof<R> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.0.read(buf)
+        }
+    }
+
+    impl<R: BufRead> BufRead for WatchEof<R> {
+        fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+            let b = self.0.fill_buf()?;
+            if b.is_empty() {
+                note(|e| e.eof = true);
+            }
+            Ok(b)
+        }
+        fn consume(&mut self, n: usize) {
+            self.0.consume(n);
+        }
+    }
+
+    /// EXIF orientation from the first `Exif` APP1 segment.
+    fn exif_orientation<R>(d: &Decompress<R>) -> Option<Orientation> {
+        d.markers()
+            .filter(|m| matches!(m.marker, Marker::APP(1)))
+            .find_map(|m| m.data.strip_prefix(b"Exif\0\0"))
+            .and_then(Orientation::from_exif_chunk)
+    }
+
+    /// OpenCV's `icvCvt_CMYK2BGR_8u_C4C3R` on libjpeg's (Adobe-inverted) CMYK output.
+    fn cmyk_to_rgb(cmyk: &[u8], rgb: &mut [u8]) {
+        for (p, o) in cmyk.chunks_exact(4).zip(rgb.chunks_exact_mut(3)) {
+            let k = p[3] as i32;
+            for c in 0..3 {
+                o[c] = (k - (((255 - p[c] as i32) * k) >> 8)) as u8;
+            }
+        }
+    }
+
+    pub(super) fn decode(
+        path: &Path,
+        check_size: impl Fn(u64, u64) -> Result<(), ImageError>,
+    ) -> Result<LoadedImage, Failure> {
+        let file = std::fs::File::open(path).map_err(|e| Failure::Decode(e.to_string()))?;
+        EVENTS.with(|e| e.set(Events::default()));
+        let run = || -> Result<(RgbImage, Option<Orientation>), Failure> {
+            let io = |e: std::io::Error| Failure::Decode(e.to_string());
+            let d = Decompress::builder()
+                .with_err(error_manager())
+                .with_markers(&[Marker::APP(1)])
+                .from_reader(WatchEof(BufReader::with_capacity(1 << 16, file)))
+                .map_err(io)?;
+            let (w, h) = d.size();
+            check_size(w as u64, h as u64).map_err(Failure::Image)?;
+            let orientation = exif_orientation(&d);
+            let mut rgb = vec![0u8; w * h * 3];
+            // Starting decompression reads a progressive file's every scan.
+            note(|e| e.phase = Phase::Pixels);
+            if matches!(
+                d.color_space(),
+                J_COLOR_SPACE::JCS_CMYK | J_COLOR_SPACE::JCS_YCCK
+            ) {
+                let mut s = d.to_colorspace(J_COLOR_SPACE::JCS_CMYK).map_err(io)?;
+                let mut row = vec![0u8; w * 4];
+                for out in rgb.chunks_exact_mut(w * 3) {
+                    s.read_scanlines_into(&mut row).map_err(io)?;
+                    cmyk_to_rgb(&row, out);
+                }
+                note(|e| e.phase = Phase::Segments);
+                s.finish().map_err(io)?;
+            } else {
+                let mut s = d.rgb().map_err(io)?;
+                s.read_scanlines_into(&mut rgb).map_err(io)?;
+                note(|e| e.phase = Phase::Segments);
+                // Reads up to the end-of-image marker, as OpenCV does (warning about bytes
+                // left between the last scan and it).
+                s.finish().map_err(io)?;
+            }
+            let img = RgbImage::from_raw(w as u32, h as u32, rgb).expect("buffer size");
+            Ok((img, orientation))
+        };
+        let (img, orientation) = match catch_unwind(AssertUnwindSafe(run)) {
+            Ok(r) => r?,
+            Err(payload) if payload.is::<Fatal>() => {
+                return Err(Failure::Decode(fatal_message(path)));
+            }
+            Err(payload) => resume_unwind(payload),
+        };
+        let events = EVENTS.with(Cell::get);
+        let plural = |n: u32| if n == 1 { "warning" } else { "warnings" };
+        let mut warnings = Vec::new();
+        if events.eof {
+            // libjpeg's own words; the warnings that follow from it are not repeated.
+            warnings.push(
+                "premature end of JPEG file (truncated): libjpeg filled in the missing part, \
+                 as OpenCV does"
+                    .to_string(),
+            );
+        } else if events.in_pixels > 0 {
+            warnings.push(format!(
+                "corrupt JPEG data: damaged entropy-coded data (libjpeg: {} {}); that part of \
+                 the image decodes as garbage",
+                events.in_pixels,
+                plural(events.in_pixels)
+            ));
+        }
+        if !events.eof && events.in_segments > 0 {
+            warnings.push(format!(
+                "corrupt JPEG data: extraneous bytes between segments (libjpeg: {} {}); the \
+                 pixel data is not affected",
+                events.in_segments,
+                plural(events.in_segments)
+            ));
+        }
+        Ok(LoadedImage {
+            image: oriented(img, orientation),
+            warnings,
+        })
+    }
+
+    /// libjpeg's own text for a fatal error: the file decoded again with the `mozjpeg`
+    /// crate's error manager, which formats it (fatal errors are rare, the second pass cheap).
+    fn fatal_message(path: &Path) -> String {
+        let r = catch_unwind(|| -> std::io::Result<()> {
+            let d = Decompress::new_path(path)?;
+            let cmyk = matches!(
+                d.color_space(),
+                J_COLOR_SPACE::JCS_CMYK | J_COLOR_SPACE::JCS_YCCK
+            );
+            let mut s = if cmyk {
+                d.to_colorspace(J_COLOR_SPACE::JCS_CMYK)?
+            } else {
+                d.rgb()?
+            };
+            s.read_scanlines::<u8>()?;
+            s.finish()
+        });
+        match r {
+            Err(payload) => payload
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_else(|| "libjpeg fatal error".into()),
+            Ok(Err(e)) => format!("libjpeg fatal error ({e})"),
+            Ok(Ok(())) => "libjpeg fatal error".into(),
+        }
     }
 }
 
@@ -468,17 +767,129 @@ mod bad_input_tests {
         assert!(error_of("empty.png", Some(b"")).contains("empty"));
     }
 
-    #[test]
-    fn truncated_jpeg() {
-        let full = jpeg(64, 48);
-        let e = error_of("cut.jpg", Some(&full[..full.len() / 2]));
-        assert!(e.contains("decode"), "{e}");
+    fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    /// Offset of the first `FF kind` marker.
+    fn marker(bytes: &[u8], kind: u8) -> usize {
+        bytes
+            .windows(2)
+            .position(|w| w == [0xFF, kind])
+            .expect("marker")
     }
 
     #[test]
-    fn huge_image_is_refused_before_decoding() {
-        let e = error_of("huge.png", Some(&png_header(20000, 20000)));
-        assert!(e.contains("20000x20000"), "{e}");
+    fn a_whole_jpeg_has_no_warnings() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "ok.jpg", &jpeg(64, 48));
+        let l = load_image_checked(&p, &LoadOptions::default()).unwrap();
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!(l.image.dimensions(), (64, 48));
+    }
+
+    #[test]
+    fn truncated_jpeg_is_read_with_a_premature_end_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = jpeg(64, 48);
+        let whole = load_image(&write(dir.path(), "whole.jpg", &full)).unwrap();
+        // Cut in the middle of the entropy-coded data (after the start of scan).
+        let sos = marker(&full, 0xDA);
+        let cut = sos + (full.len() - sos) / 2;
+        let p = write(dir.path(), "cut.jpg", &full[..cut]);
+        let l = load_image_checked(&p, &LoadOptions::default()).unwrap();
+        assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        assert!(
+            l.warnings[0].starts_with("premature end of JPEG file"),
+            "{:?}",
+            l.warnings
+        );
+        // The rows before the cut are the whole file's (the first MCU row at least).
+        let row = 64 * 3;
+        assert_eq!(l.image.as_raw()[..8 * row], whole.as_raw()[..8 * row]);
+        // load_image reads it without a word, as before.
+        assert_eq!(load_image(&p).unwrap(), l.image);
+    }
+
+    #[test]
+    fn garbage_in_the_scan_and_extraneous_bytes_are_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = jpeg(64, 48);
+        let sos = marker(&full, 0xDA);
+        let mut bad = full.clone();
+        let mid = sos + (full.len() - sos) / 2;
+        for b in &mut bad[mid..mid + 24] {
+            *b = b.wrapping_mul(7).wrapping_add(13);
+        }
+        let mut extra = full[..full.len() - 2].to_vec();
+        extra.extend_from_slice(&[1, 2, 3, 4, 0xFF, 0xD9]);
+        for (name, bytes, defect) in [
+            ("garbage.jpg", bad, "damaged entropy-coded data"),
+            ("extra.jpg", extra, "extraneous bytes between segments"),
+        ] {
+            let p = write(dir.path(), name, &bytes);
+            let l = load_image_checked(&p, &LoadOptions::default()).unwrap();
+            assert_eq!(l.warnings.len(), 1, "{name}: {:?}", l.warnings);
+            assert!(
+                l.warnings[0].starts_with(&format!("corrupt JPEG data: {defect}")),
+                "{name}: {:?}",
+                l.warnings
+            );
+        }
+        // Bytes before the end-of-image marker leave the pixels as they were.
+        let extra = load_image(&dir.path().join("extra.jpg")).unwrap();
+        assert_eq!(
+            extra,
+            load_image(&write(dir.path(), "whole.jpg", &full)).unwrap()
+        );
+    }
+
+    #[test]
+    fn jpeg_cut_inside_its_header_is_an_error_with_libjpegs_reason() {
+        let full = jpeg(64, 48);
+        let e = error_of("head.jpg", Some(&full[..marker(&full, 0xC4) + 6]));
+        assert!(e.contains("cannot decode") && e.contains("libjpeg"), "{e}");
+    }
+
+    #[test]
+    fn huge_png_is_refused_before_decoding() {
+        let e = error_of("huge.png", Some(&png_header(100_000, 100_000)));
+        assert!(
+            e.contains("100000x100000") && e.contains("more than the limit of 400000000"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn huge_jpeg_is_refused_before_decoding() {
+        // A small JPEG whose frame header claims the largest size libjpeg reads.
+        let mut b = jpeg(64, 48);
+        let sof = marker(&b, 0xC0);
+        // 65500 = 0xFFDC, libjpeg's largest.
+        b[sof + 5..sof + 9].copy_from_slice(&[0xFF, 0xDC, 0xFF, 0xDC]);
+        let e = error_of("huge.jpg", Some(&b));
+        assert!(e.contains("65500x65500"), "{e}");
+    }
+
+    #[test]
+    fn max_pixels_is_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "a.jpg", &jpeg(64, 48));
+        let q = dir.path().join("a.png");
+        RgbImage::new(64, 48).save(&q).unwrap();
+        for f in [&p, &q] {
+            let at = LoadOptions {
+                max_pixels: 64 * 48,
+            };
+            assert!(load_image_checked(f, &at).is_ok());
+            let below = LoadOptions {
+                max_pixels: 64 * 48 - 1,
+            };
+            let e = load_image_checked(f, &below).unwrap_err();
+            assert!(matches!(e, ImageError::TooLarge { .. }), "{e}");
+        }
     }
 
     #[test]

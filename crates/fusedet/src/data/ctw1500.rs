@@ -4,36 +4,45 @@
 
 use std::path::Path;
 
-use super::{DatasetError, TextInstance, label_lines, pairs, parse_num, read_text};
+use super::{
+    DatasetError, Parsed, TextInstance, first_error, label_lines, pairs, parse_num, read_text,
+};
 
 /// Reads one txt label file.
 pub fn read_txt(path: &Path) -> Result<Vec<TextInstance>, DatasetError> {
+    first_error(parse_txt(path)?)
+}
+
+/// Every line of a txt label file, each parsed on its own.
+pub(crate) fn parse_txt(path: &Path) -> Result<Vec<Parsed<TextInstance>>, DatasetError> {
     let text = read_text(path)?;
-    let mut out = Vec::new();
-    for (n, line) in label_lines(&text) {
-        let (coords, transcription) = match line.split_once(",####") {
-            Some((c, t)) => (c, t),
-            None => (line, "###"),
-        };
-        let mut v = Vec::new();
-        for (k, f) in coords.split(',').enumerate() {
-            v.push(parse_num(f, path, n, &format!("coordinate {}", k + 1))?);
-        }
-        if v.len() % 2 != 0 || v.len() < 6 {
-            return Err(DatasetError::parse(
-                path,
-                n,
-                format!("{} coordinates: need an even count of at least 6", v.len()),
-            ));
-        }
-        let t = if transcription.is_empty() {
-            "###"
-        } else {
-            transcription
-        };
-        out.push(TextInstance::new(pairs(&v), t));
+    Ok(label_lines(&text)
+        .map(|(n, line)| (n, parse_line(line, path, n)))
+        .collect())
+}
+
+fn parse_line(line: &str, path: &Path, n: usize) -> Result<TextInstance, DatasetError> {
+    let (coords, transcription) = match line.split_once(",####") {
+        Some((c, t)) => (c, t),
+        None => (line, "###"),
+    };
+    let mut v = Vec::new();
+    for (k, f) in coords.split(',').enumerate() {
+        v.push(parse_num(f, path, n, &format!("coordinate {}", k + 1))?);
     }
-    Ok(out)
+    if v.len() % 2 != 0 || v.len() < 6 {
+        return Err(DatasetError::parse(
+            path,
+            n,
+            format!("{} coordinates: need an even count of at least 6", v.len()),
+        ));
+    }
+    let t = if transcription.is_empty() {
+        "###"
+    } else {
+        transcription
+    };
+    Ok(TextInstance::new(pairs(&v), t))
 }
 
 #[cfg(test)]

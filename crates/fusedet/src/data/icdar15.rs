@@ -5,23 +5,27 @@
 use std::path::{Path, PathBuf};
 
 use super::{
-    DatasetError, TextInstance, TextSample, label_lines, list_images, read_text, split_quad_line,
-    write_atomic,
+    DatasetError, Parsed, TextFormat, TextInstance, TextSample, first_error, label_lines,
+    read_text, split_quad_line, write_atomic,
 };
 
 /// Reads one ground-truth file.
 pub fn read_gt(path: &Path) -> Result<Vec<TextInstance>, DatasetError> {
+    first_error(parse_gt(path)?)
+}
+
+/// Every line of a ground-truth file, each parsed on its own.
+pub(crate) fn parse_gt(path: &Path) -> Result<Vec<Parsed<TextInstance>>, DatasetError> {
     let text = read_text(path)?;
-    let mut out = Vec::new();
-    for (n, line) in label_lines(&text) {
-        let layout = "x1,y1,x2,y2,x3,y3,x4,y4[,transcription]";
-        let (points, rest) = split_quad_line(line, 1, 0, path, n, layout)?;
-        out.push(TextInstance::new(
-            points,
-            rest.first().copied().unwrap_or(""),
-        ));
-    }
-    Ok(out)
+    let layout = "x1,y1,x2,y2,x3,y3,x4,y4[,transcription]";
+    Ok(label_lines(&text)
+        .map(|(n, line)| {
+            let r = split_quad_line(line, 1, 0, path, n, layout).map(|(points, rest)| {
+                TextInstance::new(points, rest.first().copied().unwrap_or(""))
+            });
+            (n, r)
+        })
+        .collect())
 }
 
 /// Reads one `res_img_N.txt` submission file (8 coordinates per line, optional confidence or
@@ -51,27 +55,7 @@ pub fn result_name(image: &Path) -> String {
 /// Reads a dataset laid out as ICDAR 2015: every image in `images` with its `gt_<stem>.txt`
 /// in `labels`. An image without a label file is an error (it would count as text-free).
 pub fn read_dataset(images: &Path, labels: &Path) -> Result<Vec<TextSample>, DatasetError> {
-    let mut out = Vec::new();
-    for image in list_images(images)? {
-        let gt = labels.join(gt_name(&image));
-        if !gt.is_file() {
-            return Err(DatasetError::Layout {
-                path: gt,
-                reason: format!("no ground truth for {}", image.display()),
-            });
-        }
-        out.push(TextSample {
-            instances: read_gt(&gt)?,
-            image,
-        });
-    }
-    if out.is_empty() {
-        return Err(DatasetError::Layout {
-            path: images.to_path_buf(),
-            reason: "no images found".into(),
-        });
-    }
-    Ok(out)
+    super::load(TextFormat::Icdar15, images, labels)
 }
 
 /// Formats ground truth lines (`x1,...,y4,transcription`, CRLF); coordinates are rounded to

@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use super::{DatasetError, TextInstance, label_lines, read_text, split_quad_line};
+use super::{
+    DatasetError, Parsed, TextInstance, first_error, label_lines, read_text, split_quad_line,
+};
 
 /// One text region with its script.
 #[derive(Clone, Debug, PartialEq)]
@@ -16,19 +18,26 @@ pub struct MltInstance {
 
 /// Reads one MLT ground-truth file.
 pub fn read_gt(path: &Path) -> Result<Vec<MltInstance>, DatasetError> {
+    first_error(parse_gt(path)?)
+}
+
+/// Every line of a ground-truth file, each parsed on its own.
+pub(crate) fn parse_gt(path: &Path) -> Result<Vec<Parsed<MltInstance>>, DatasetError> {
     let text = read_text(path)?;
-    let mut out = Vec::new();
-    for (n, line) in label_lines(&text) {
-        let layout = "x1,y1,...,x4,y4,script,transcription";
-        let (points, f) = split_quad_line(line, 2, 2, path, n, layout)?;
-        let mut instance = TextInstance::new(points, f[1]);
-        instance.ignore |= f[0] == "None" && f[1] == "###";
-        out.push(MltInstance {
-            instance,
-            script: f[0].to_string(),
-        });
-    }
-    Ok(out)
+    let layout = "x1,y1,...,x4,y4,script,transcription";
+    Ok(label_lines(&text)
+        .map(|(n, line)| {
+            let r = split_quad_line(line, 2, 2, path, n, layout).map(|(points, f)| {
+                let mut instance = TextInstance::new(points, f[1]);
+                instance.ignore |= f[0] == "None" && f[1] == "###";
+                MltInstance {
+                    instance,
+                    script: f[0].to_string(),
+                }
+            });
+            (n, r)
+        })
+        .collect())
 }
 
 #[cfg(test)]

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{DatasetError, TextInstance, TextSample, label_lines, read_text, write_atomic};
+use super::{
+    DatasetError, Parsed, TextInstance, TextSample, first_error, label_lines, read_text,
+    write_atomic,
+};
 
 #[derive(Serialize, Deserialize)]
 struct Entry {
@@ -17,56 +20,71 @@ struct Entry {
 
 /// Reads a label file; image paths are resolved against `data_root`.
 pub fn read(path: &Path, data_root: &Path) -> Result<Vec<TextSample>, DatasetError> {
+    first_error(parse(path, data_root)?)
+}
+
+/// Every line (one image) of a label file, each parsed on its own.
+pub(crate) fn parse(
+    path: &Path,
+    data_root: &Path,
+) -> Result<Vec<Parsed<TextSample>>, DatasetError> {
     let text = read_text(path)?;
-    let mut out = Vec::new();
-    for (n, line) in label_lines(&text) {
-        let (img, json) = line.split_once('\t').ok_or_else(|| {
-            DatasetError::parse(
-                path,
-                n,
-                "expected `<image path>\\t<JSON list>` (no tab found)",
-            )
-        })?;
-        let entries: Vec<Entry> = serde_json::from_str(json).map_err(|e| {
-            DatasetError::parse(
-                path,
-                n,
-                format!("label JSON: {e} (column {} after the tab)", e.column()),
-            )
-        })?;
-        let mut instances = Vec::with_capacity(entries.len());
-        for (k, e) in entries.into_iter().enumerate() {
-            let mut points = Vec::with_capacity(e.points.len());
-            for (j, p) in e.points.iter().enumerate() {
-                let xy: Option<Vec<f64>> = p.iter().map(|v| v.as_f64()).collect();
-                match xy.as_deref() {
-                    Some([x, y]) if x.is_finite() && y.is_finite() => points.push([*x, *y]),
-                    _ => {
-                        return Err(DatasetError::parse(
-                            path,
-                            n,
-                            format!("instance {k}, point {j}: expected [x, y] numbers"),
-                        ));
-                    }
+    Ok(label_lines(&text)
+        .map(|(n, line)| (n, parse_line(line, path, n, data_root)))
+        .collect())
+}
+
+fn parse_line(
+    line: &str,
+    path: &Path,
+    n: usize,
+    data_root: &Path,
+) -> Result<TextSample, DatasetError> {
+    let (img, json) = line.split_once('\t').ok_or_else(|| {
+        DatasetError::parse(
+            path,
+            n,
+            "expected `<image path>\\t<JSON list>` (no tab found)",
+        )
+    })?;
+    let entries: Vec<Entry> = serde_json::from_str(json).map_err(|e| {
+        DatasetError::parse(
+            path,
+            n,
+            format!("label JSON: {e} (column {} after the tab)", e.column()),
+        )
+    })?;
+    let mut instances = Vec::with_capacity(entries.len());
+    for (k, e) in entries.into_iter().enumerate() {
+        let mut points = Vec::with_capacity(e.points.len());
+        for (j, p) in e.points.iter().enumerate() {
+            let xy: Option<Vec<f64>> = p.iter().map(|v| v.as_f64()).collect();
+            match xy.as_deref() {
+                Some([x, y]) if x.is_finite() && y.is_finite() => points.push([*x, *y]),
+                _ => {
+                    return Err(DatasetError::parse(
+                        path,
+                        n,
+                        format!("instance {k}, point {j}: expected [x, y] numbers"),
+                    ));
                 }
             }
-            if points.len() < 3 {
-                return Err(DatasetError::parse(
-                    path,
-                    n,
-                    format!("instance {k}: {} points, a polygon needs 3", points.len()),
-                ));
-            }
-            let mut inst = TextInstance::new(points, e.transcription);
-            inst.ignore |= e.difficult.unwrap_or(false);
-            instances.push(inst);
         }
-        out.push(TextSample {
-            image: data_root.join(img),
-            instances,
-        });
+        if points.len() < 3 {
+            return Err(DatasetError::parse(
+                path,
+                n,
+                format!("instance {k}: {} points, a polygon needs 3", points.len()),
+            ));
+        }
+        let mut inst = TextInstance::new(points, e.transcription);
+        inst.ignore |= e.difficult.unwrap_or(false);
+        instances.push(inst);
     }
-    Ok(out)
+    Ok(TextSample {
+        image: data_root.join(img),
+        instances,
+    })
 }
 
 fn num(v: f64) -> serde_json::Value {

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{DatasetError, TextInstance, parse_num, read_text};
+use super::{DatasetError, Parsed, TextInstance, first_error, parse_num, read_text};
 
 /// The four corners (clockwise on screen from the top-left) of a TD500 rectangle.
 pub fn corners(x: f64, y: f64, w: f64, h: f64, theta: f64) -> Vec<[f64; 2]> {
@@ -21,37 +21,44 @@ pub fn corners(x: f64, y: f64, w: f64, h: f64, theta: f64) -> Vec<[f64; 2]> {
 
 /// Reads one `.gt` file.
 pub fn read_gt(path: &Path) -> Result<Vec<TextInstance>, DatasetError> {
+    first_error(parse_gt(path)?)
+}
+
+/// Every line of a `.gt` file, each parsed on its own.
+pub(crate) fn parse_gt(path: &Path) -> Result<Vec<Parsed<TextInstance>>, DatasetError> {
     let text = read_text(path)?;
-    let mut out = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let f: Vec<&str> = raw.split_whitespace().collect();
-        if f.is_empty() {
-            continue;
-        }
-        if f.len() != 7 {
-            return Err(DatasetError::parse(
-                path,
-                i + 1,
-                format!(
-                    "expected `index difficult x y w h theta`, found {} fields",
-                    f.len()
-                ),
-            ));
-        }
-        let names = ["index", "difficult", "x", "y", "w", "h", "theta"];
-        let mut v = [0f64; 7];
-        for k in 0..7 {
-            v[k] = parse_num(f[k], path, i + 1, names[k])?;
-        }
-        let difficult = v[1] != 0.0;
-        let mut t = TextInstance::new(corners(v[2], v[3], v[4], v[5], v[6]), "");
-        t.ignore = difficult;
-        if difficult {
-            t.text = "###".into();
-        }
-        out.push(t);
+    Ok(text
+        .lines()
+        .enumerate()
+        .filter(|(_, raw)| !raw.trim().is_empty())
+        .map(|(i, raw)| (i + 1, parse_line(raw, path, i + 1)))
+        .collect())
+}
+
+fn parse_line(raw: &str, path: &Path, n: usize) -> Result<TextInstance, DatasetError> {
+    let f: Vec<&str> = raw.split_whitespace().collect();
+    if f.len() != 7 {
+        return Err(DatasetError::parse(
+            path,
+            n,
+            format!(
+                "expected `index difficult x y w h theta`, found {} fields",
+                f.len()
+            ),
+        ));
     }
-    Ok(out)
+    let names = ["index", "difficult", "x", "y", "w", "h", "theta"];
+    let mut v = [0f64; 7];
+    for k in 0..7 {
+        v[k] = parse_num(f[k], path, n, names[k])?;
+    }
+    let difficult = v[1] != 0.0;
+    let mut t = TextInstance::new(corners(v[2], v[3], v[4], v[5], v[6]), "");
+    t.ignore = difficult;
+    if difficult {
+        t.text = "###".into();
+    }
+    Ok(t)
 }
 
 #[cfg(test)]

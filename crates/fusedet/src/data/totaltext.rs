@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{DatasetError, TextInstance, parse_num, read_text};
+use super::{DatasetError, Parsed, TextInstance, first_error, parse_num, read_text};
 
 fn numbers_in(s: &str, path: &Path, line: usize, what: &str) -> Result<Vec<f64>, DatasetError> {
     let inner = s
@@ -21,6 +21,11 @@ fn numbers_in(s: &str, path: &Path, line: usize, what: &str) -> Result<Vec<f64>,
 
 /// Reads one ground-truth file.
 pub fn read_gt(path: &Path) -> Result<Vec<TextInstance>, DatasetError> {
+    first_error(parse_gt(path)?)
+}
+
+/// Every record of a ground-truth file (numbered by its first line), each parsed on its own.
+pub(crate) fn parse_gt(path: &Path) -> Result<Vec<Parsed<TextInstance>>, DatasetError> {
     let text = read_text(path)?;
     // Join wrapped records: a record starts with `x:`.
     let mut records: Vec<(usize, String)> = Vec::new();
@@ -36,44 +41,46 @@ pub fn read_gt(path: &Path) -> Result<Vec<TextInstance>, DatasetError> {
             last.1.push_str(l);
         }
     }
-    let mut out = Vec::new();
-    for (line, rec) in records {
-        let find = |key: &str| rec.find(key);
-        let (Some(xs), Some(ys), Some(tr)) = (find("x:"), find("y:"), find("transcriptions:"))
-        else {
-            return Err(DatasetError::parse(
-                path,
-                line,
-                "expected `x: [[...]], y: [[...]], ..., transcriptions: [...]`",
-            ));
-        };
-        let ornt = find("ornt:").unwrap_or(tr);
-        if !(xs < ys && ys < ornt.min(tr)) {
-            return Err(DatasetError::parse(path, line, "fields out of order"));
-        }
-        let x = numbers_in(&rec[xs + 2..ys], path, line, "x")?;
-        let y = numbers_in(&rec[ys + 2..ornt.min(tr)], path, line, "y")?;
-        if x.len() != y.len() || x.len() < 3 {
-            return Err(DatasetError::parse(
-                path,
-                line,
-                format!(
-                    "{} x and {} y values: need equal counts of at least 3",
-                    x.len(),
-                    y.len()
-                ),
-            ));
-        }
-        let t = rec[tr + "transcriptions:".len()..].trim();
-        let t = t.trim_start_matches('[').trim_end_matches(']');
-        let t = t
-            .trim_start_matches('u')
-            .trim_matches(|c| c == '\'' || c == '"');
-        let points = x.iter().zip(&y).map(|(&a, &b)| [a, b]).collect();
-        let word = if t == "#" { "###" } else { t };
-        out.push(TextInstance::new(points, word));
+    Ok(records
+        .into_iter()
+        .map(|(line, rec)| (line, parse_record(&rec, path, line)))
+        .collect())
+}
+
+fn parse_record(rec: &str, path: &Path, line: usize) -> Result<TextInstance, DatasetError> {
+    let find = |key: &str| rec.find(key);
+    let (Some(xs), Some(ys), Some(tr)) = (find("x:"), find("y:"), find("transcriptions:")) else {
+        return Err(DatasetError::parse(
+            path,
+            line,
+            "expected `x: [[...]], y: [[...]], ..., transcriptions: [...]`",
+        ));
+    };
+    let ornt = find("ornt:").unwrap_or(tr);
+    if !(xs < ys && ys < ornt.min(tr)) {
+        return Err(DatasetError::parse(path, line, "fields out of order"));
     }
-    Ok(out)
+    let x = numbers_in(&rec[xs + 2..ys], path, line, "x")?;
+    let y = numbers_in(&rec[ys + 2..ornt.min(tr)], path, line, "y")?;
+    if x.len() != y.len() || x.len() < 3 {
+        return Err(DatasetError::parse(
+            path,
+            line,
+            format!(
+                "{} x and {} y values: need equal counts of at least 3",
+                x.len(),
+                y.len()
+            ),
+        ));
+    }
+    let t = rec[tr + "transcriptions:".len()..].trim();
+    let t = t.trim_start_matches('[').trim_end_matches(']');
+    let t = t
+        .trim_start_matches('u')
+        .trim_matches(|c| c == '\'' || c == '"');
+    let points = x.iter().zip(&y).map(|(&a, &b)| [a, b]).collect();
+    let word = if t == "#" { "###" } else { t };
+    Ok(TextInstance::new(points, word))
 }
 
 /// Reads a Total-Text `.mat` ground-truth file: the cell array `polygt`, one row per region

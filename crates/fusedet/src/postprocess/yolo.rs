@@ -103,8 +103,14 @@ pub struct Letterboxed {
     pub placement: Placement,
 }
 
-/// Darknet's `resize_image` of a planar float image (corner-aligned bilinear, x then y).
-fn resize_planar(src: &[f32], w: usize, h: usize, c: usize, nw: usize, nh: usize) -> Vec<f32> {
+/// Darknet's `resize_image` (corner-aligned bilinear, x then y) of an 8-bit RGB image as
+/// `load_image_color` gives it to it (planar, `v / 255` computed in double), the float image
+/// never being made: its horizontal pass reads the bytes through a table of the 256 values,
+/// so a 20000 x 20000 photo needs the `3 × h × new_w` intermediate, not 4.8 GB of floats.
+fn resize_rgb(img: &RgbImage, nw: usize, nh: usize) -> Vec<f32> {
+    let (w, h, c) = (img.width() as usize, img.height() as usize, 3);
+    let level: [f32; 256] = std::array::from_fn(|v| (v as f64 / 255.0) as f32);
+    let raw = img.as_raw();
     let w_scale = if nw > 1 {
         (w - 1) as f32 / (nw - 1) as f32
     } else {
@@ -116,18 +122,19 @@ fn resize_planar(src: &[f32], w: usize, h: usize, c: usize, nw: usize, nh: usize
         0.0
     };
     let mut part = vec![0f32; c * h * nw];
-    for k in 0..c {
-        for r in 0..h {
-            let row = &src[(k * h + r) * w..(k * h + r + 1) * w];
+    for r in 0..h {
+        let row = &raw[r * w * 3..(r + 1) * w * 3];
+        for k in 0..c {
+            let at = |x: usize| level[row[x * 3 + k] as usize];
             let out = &mut part[(k * h + r) * nw..(k * h + r + 1) * nw];
             for (col, o) in out.iter_mut().enumerate() {
                 *o = if col == nw - 1 || w == 1 {
-                    row[w - 1]
+                    at(w - 1)
                 } else {
                     let sx = col as f32 * w_scale;
                     let ix = (sx as usize).min(w - 2);
                     let dx = sx - ix as f32;
-                    (1.0 - dx) * row[ix] + dx * row[ix + 1]
+                    (1.0 - dx) * at(ix) + dx * at(ix + 1)
                 };
             }
         }
@@ -160,14 +167,7 @@ fn resize_planar(src: &[f32], w: usize, h: usize, c: usize, nw: usize, nh: usize
 pub fn letterbox(img: &RgbImage, net_w: usize, net_h: usize, letterbox: bool) -> Letterboxed {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let p = Placement::new(w, h, net_w, net_h, letterbox);
-    let raw = img.as_raw();
-    let mut planar = vec![0f32; 3 * w * h];
-    for (i, px) in raw.chunks_exact(3).enumerate() {
-        for k in 0..3 {
-            planar[k * w * h + i] = (f64::from(px[k]) / 255.0) as f32;
-        }
-    }
-    let resized = resize_planar(&planar, w, h, 3, p.new_w, p.new_h);
+    let resized = resize_rgb(img, p.new_w, p.new_h);
     let mut data = vec![0.5f32; 3 * net_w * net_h];
     let (dx, dy) = ((net_w - p.new_w) / 2, (net_h - p.new_h) / 2);
     for k in 0..3 {
@@ -365,6 +365,80 @@ pub fn postprocess(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The float-image `resize_image` [`resize_rgb`] replaced (the whole image converted
+    /// first), kept as its reference.
+    fn resize_planar(src: &[f32], w: usize, h: usize, c: usize, nw: usize, nh: usize) -> Vec<f32> {
+        let w_scale = if nw > 1 {
+            (w - 1) as f32 / (nw - 1) as f32
+        } else {
+            0.0
+        };
+        let h_scale = if nh > 1 {
+            (h - 1) as f32 / (nh - 1) as f32
+        } else {
+            0.0
+        };
+        let mut part = vec![0f32; c * h * nw];
+        for k in 0..c {
+            for r in 0..h {
+                let row = &src[(k * h + r) * w..(k * h + r + 1) * w];
+                let out = &mut part[(k * h + r) * nw..(k * h + r + 1) * nw];
+                for (col, o) in out.iter_mut().enumerate() {
+                    *o = if col == nw - 1 || w == 1 {
+                        row[w - 1]
+                    } else {
+                        let sx = col as f32 * w_scale;
+                        let ix = (sx as usize).min(w - 2);
+                        let dx = sx - ix as f32;
+                        (1.0 - dx) * row[ix] + dx * row[ix + 1]
+                    };
+                }
+            }
+        }
+        let mut out = vec![0f32; c * nh * nw];
+        for k in 0..c {
+            for r in 0..nh {
+                let sy = r as f32 * h_scale;
+                let iy = (sy as usize).min(h - 1);
+                let dy = sy - iy as f32;
+                let dst = &mut out[(k * nh + r) * nw..(k * nh + r + 1) * nw];
+                let a = &part[(k * h + iy) * nw..(k * h + iy + 1) * nw];
+                for (d, &v) in dst.iter_mut().zip(a) {
+                    *d = (1.0 - dy) * v;
+                }
+                if r == nh - 1 || h == 1 {
+                    continue;
+                }
+                let b = &part[(k * h + iy + 1) * nw..(k * h + iy + 2) * nw];
+                for (d, &v) in dst.iter_mut().zip(b) {
+                    *d += dy * v;
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn resize_from_bytes_equals_the_float_image_resize() {
+        let img = RgbImage::from_fn(37, 23, |x, y| {
+            image::Rgb([(x * 7 + y * 3) as u8, (x * y) as u8, (255 - x * 5) as u8])
+        });
+        let (w, h) = (37, 23);
+        let mut planar = vec![0f32; 3 * w * h];
+        for (i, px) in img.as_raw().chunks_exact(3).enumerate() {
+            for k in 0..3 {
+                planar[k * w * h + i] = (f64::from(px[k]) / 255.0) as f32;
+            }
+        }
+        for (nw, nh) in [(16, 10), (64, 41), (1, 1), (37, 23), (5, 60)] {
+            assert_eq!(
+                resize_rgb(&img, nw, nh),
+                resize_planar(&planar, w, h, 3, nw, nh),
+                "{nw}x{nh}"
+            );
+        }
+    }
 
     #[test]
     fn letterbox_places_the_image_as_darknet_does() {

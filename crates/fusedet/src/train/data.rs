@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::augment::{AugmentConfig, TrainSample, augment};
 use crate::data::{TextFormat, TextInstance, TextSample};
 use crate::error::Error;
-use crate::preprocess::{PreprocessConfig, load_image};
+use crate::preprocess::{LoadOptions, PreprocessConfig, load_image, load_image_checked};
 use crate::rng::Rng;
 use crate::synth::{Synth, SynthConfig};
 use crate::targets::DbTargetConfig;
@@ -50,6 +50,18 @@ pub enum DataSource {
         #[serde(default)]
         synth: SynthConfig,
     },
+}
+
+/// What [`Dataset::open_checked`] found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DataCheck {
+    /// Images checked (none for generated data).
+    pub images: usize,
+    /// Images with problems (left out).
+    pub skipped: usize,
+    /// The problems, one line each (`FILE:LINE: problem` or `IMAGE: problem`), in dataset
+    /// order.
+    pub problems: Vec<String>,
 }
 
 /// A loaded dataset.
@@ -107,6 +119,67 @@ impl Dataset {
     /// Whether there are no images.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Opens a source and checks all of it: every label line parsed, every polygon of at
+    /// least 3 distinct points, every image decoded (on all cores), a damaged JPEG that
+    /// libjpeg decodes anyway counting as a problem too. `skip`/`limit` select images first
+    /// (in dataset order, problems or not), so a split names the same images whatever is
+    /// wrong elsewhere. Returns the images without problems, and what was found.
+    pub fn open_checked(src: &DataSource) -> Result<(Self, DataCheck), Error> {
+        let DataSource::Files {
+            format,
+            images,
+            labels,
+            skip,
+            limit,
+        } = src
+        else {
+            // Generated data: nothing to check.
+            return Ok((Self::open(src)?, DataCheck::default()));
+        };
+        let rule = |t: &TextInstance| crate::data::polygon_problem(&t.points);
+        let all = crate::data::check(*format, images, labels, &rule)?;
+        let n = limit.unwrap_or(usize::MAX);
+        let chosen: Vec<_> = all.into_iter().skip(*skip).take(n).collect();
+        if chosen.is_empty() {
+            return Err(crate::error::DatasetError::Layout {
+                path: images.clone(),
+                reason: format!("no images left after skip {skip} / limit {limit:?}"),
+            }
+            .into());
+        }
+        let opts = LoadOptions::default();
+        let checked: Vec<Result<TextSample, Vec<String>>> = chosen
+            .into_par_iter()
+            .map(|r| match r {
+                Err(rejected) => Err(rejected.problems.iter().map(|e| e.to_string()).collect()),
+                Ok(sample) => match load_image_checked(&sample.image, &opts) {
+                    Err(e) => Err(vec![e.to_string()]),
+                    Ok(l) if !l.warnings.is_empty() => Err(l
+                        .warnings
+                        .iter()
+                        .map(|w| format!("{}: {w}", sample.image.display()))
+                        .collect()),
+                    Ok(_) => Ok(sample),
+                },
+            })
+            .collect();
+        let mut samples = Vec::with_capacity(checked.len());
+        let mut check = DataCheck {
+            images: checked.len(),
+            ..DataCheck::default()
+        };
+        for r in checked {
+            match r {
+                Ok(s) => samples.push(s),
+                Err(p) => {
+                    check.skipped += 1;
+                    check.problems.extend(p);
+                }
+            }
+        }
+        Ok((Self::Files(samples), check))
     }
 
     /// Image `i`, its labels and a name for reports.

@@ -142,6 +142,10 @@ pub struct DataConfig {
     /// Micro-batches prepared ahead of the model.
     #[serde(default = "default_prefetch")]
     pub prefetch: usize,
+    /// Train without the images whose labels or pixels have problems (listed in the run
+    /// directory's `skipped.txt`) instead of stopping before the first step with the list.
+    #[serde(default)]
+    pub skip_bad: bool,
 }
 
 fn default_prefetch() -> usize {
@@ -350,6 +354,17 @@ pub enum Event<'a> {
     Step(&'a MetricsRow),
     /// A checkpoint was written.
     Checkpoint(&'a Path),
+    /// The data was checked before the first step (see [`Dataset::open_checked`]).
+    DataChecked {
+        /// Images checked (training and validation; generated data is not).
+        images: usize,
+        /// Images left out for their problems (`data.skip_bad`); 0 when none.
+        skipped: usize,
+        /// Problems found.
+        problems: usize,
+        /// Where they are listed, when there are any.
+        list: Option<&'a Path>,
+    },
     /// A checkpoint failed its checksums and was passed over when resuming.
     SkippedCheckpoint {
         /// The checkpoint directory.
@@ -555,6 +570,76 @@ fn check_finite(loss: f64, step: usize) -> Result<(), Error> {
     }
 }
 
+/// Problems listed in a [`TrainError::BadData`].
+const LISTED_PROBLEMS: usize = 20;
+
+/// The file listing the images `data.skip_bad` left out, in the run directory.
+pub const SKIPPED: &str = "skipped.txt";
+
+/// Opens and checks the training and validation data (before anything else is built): stops
+/// with the problems listed, or with `data.skip_bad` leaves their images out and lists them
+/// in `out/skipped.txt`.
+fn open_data(
+    cfg: &TrainConfig,
+    out: &Path,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<(Dataset, Option<Dataset>), Error> {
+    let (train_set, mut check) = Dataset::open_checked(&cfg.data.train)?;
+    let val = match &cfg.data.val {
+        Some(v) => {
+            let (set, c) = Dataset::open_checked(v)?;
+            check.images += c.images;
+            check.skipped += c.skipped;
+            check.problems.extend(c.problems);
+            Some(set)
+        }
+        None => None,
+    };
+    let problems = check.problems;
+    let list = out.join(SKIPPED);
+    if problems.is_empty() {
+        // A list from an earlier invocation no longer applies.
+        let _ = std::fs::remove_file(&list);
+        on_event(Event::DataChecked {
+            images: check.images,
+            skipped: 0,
+            problems: 0,
+            list: None,
+        });
+        return Ok((train_set, val));
+    }
+    if !cfg.data.skip_bad {
+        return Err(TrainError::BadData {
+            count: problems.len(),
+            listed: problems.iter().take(LISTED_PROBLEMS).cloned().collect(),
+        }
+        .into());
+    }
+    let mut text = problems.join("\n");
+    text.push('\n');
+    write_atomic(&list, text.as_bytes()).map_err(io_err(&list))?;
+    on_event(Event::DataChecked {
+        images: check.images,
+        skipped: check.skipped,
+        problems: problems.len(),
+        list: Some(&list),
+    });
+    for (set, key) in [(Some(&train_set), "data.train"), (val.as_ref(), "data.val")] {
+        if set.is_some_and(Dataset::is_empty) {
+            return Err(ConfigError::invalid(
+                key,
+                format!(
+                    "every image has a problem ({} listed in {})",
+                    problems.len(),
+                    list.display()
+                ),
+            )
+            .into());
+        }
+    }
+    Ok((train_set, val))
+}
+
 /// Runs (or resumes) training as the recipe says, reporting through `on_event`.
 pub fn train(
     cfg: &TrainConfig,
@@ -566,6 +651,8 @@ pub fn train(
     std::fs::create_dir_all(out).map_err(io_err(out))?;
     let cfg_path = out.join(run_dir::CONFIG);
     write_atomic(&cfg_path, cfg.to_toml().as_bytes()).map_err(io_err(&cfg_path))?;
+
+    let (train_set, val_set) = open_data(cfg, out, on_event)?;
 
     let plain = opts.devices.first().cloned().unwrap_or_default();
     let ad = plain.clone().autodiff();
@@ -639,8 +726,7 @@ pub fn train(
         total,
         resumed: latest.is_some(),
     });
-    let train_set = Arc::new(Dataset::open(&cfg.data.train)?);
-    let val_set = cfg.data.val.as_ref().map(Dataset::open).transpose()?;
+    let train_set = Arc::new(train_set);
     let maker = SampleMaker {
         dataset: train_set,
         augment: cfg.data.augment.clone(),
