@@ -5,7 +5,7 @@
 # torch.save, plain and as {'model': state_dict, 'epoch': 3} (about 2 GB in a temporary
 # directory); the `asff_parity` example loads each file by name and compares the forward pass
 # with the fixtures (raw head outputs within 1e-4). The fixtures regenerated here must be
-# byte-identical to the committed ones.
+# byte-identical to the committed ones, the loss fixture (tools/make_asff_loss_fixtures.py) too.
 #
 #   ASFF_REF=/path/to/ASFF bash tools/check_asff_checkpoint.sh
 #
@@ -23,6 +23,7 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$PYTHON" tools/make_asff_fixtures.py "$work/fixtures" --checkpoints "$work/ckpt" 2>&1 | grep -v Warning || true
+"$PYTHON" tools/make_asff_loss_fixtures.py "$work/fixtures" 2>&1 | grep -v Warning || true
 failed=0
 for f in "$work"/fixtures/*; do
   if ! cmp -s "$f" "crates/fusedet/tests/fixtures/asff/$(basename "$f")"; then

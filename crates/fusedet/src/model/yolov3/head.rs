@@ -124,6 +124,10 @@ pub struct YoloV3Head {
     #[module(skip)]
     anchors: [(f32, f32); 3],
     #[module(skip)]
+    all_anchors: [(f32, f32); 9],
+    #[module(skip)]
+    anch_mask: [usize; 3],
+    #[module(skip)]
     stride: usize,
     #[module(skip)]
     num_classes: usize,
@@ -156,6 +160,8 @@ impl YoloV3Head {
                 device,
             ),
             anchors: anch_mask.map(|i| all[i]),
+            all_anchors: all,
+            anch_mask,
             stride,
             num_classes,
         }
@@ -169,6 +175,17 @@ impl YoloV3Head {
     /// The level's three anchors `(w, h)` in pixels.
     pub fn anchors(&self) -> [(f32, f32); 3] {
         self.anchors
+    }
+
+    /// All 9 anchors `(w, h)` of the model ([`ANCHORS`], or [`ANCHORS_SEP`] with `sep`), over
+    /// which the loss assigns a box to a level.
+    pub fn all_anchors(&self) -> [(f32, f32); 9] {
+        self.all_anchors
+    }
+
+    /// Indices of this level's anchors in [`Self::all_anchors`] (`anch_mask`).
+    pub fn anch_mask(&self) -> [usize; 3] {
+        self.anch_mask
     }
 
     /// Number of classes.

@@ -18,6 +18,7 @@
 pub mod asff;
 pub mod blocks;
 pub mod head;
+pub mod loss;
 
 use burn::module::Module;
 use burn::prelude::*;
