@@ -1,19 +1,7 @@
 //! End-to-end checks of the `fusedet` binary that need no model weights.
 
-use std::process::Command;
-
-fn fusedet(args: &[&str], home: &std::path::Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fusedet"))
-        .args(args)
-        .env("FUSEDET_HOME", home)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::fusedet;
 
 #[test]
 fn missing_model_file_is_one_clear_error() {

@@ -3,24 +3,13 @@
 //! tools/make_coco_fixtures.py, datasets written in code, and its errors.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
-const TOL: f64 = 1e-6;
+mod common;
+use common::fusedet;
 
-fn fusedet(args: &[&str], home: &Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fusedet"))
-        .args(args)
-        .env("FUSEDET_HOME", home)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+const TOL: f64 = 1e-6;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fusedet/tests/fixtures")

@@ -3,20 +3,9 @@
 //! options.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn fusedet(args: &[&str], home: &Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fusedet"))
-        .args(args)
-        .env("FUSEDET_HOME", home)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::fusedet;
 
 const CFG: &str = "[net]\nwidth=64\nheight=64\nchannels=3\n\
     [convolutional]\nbatch_normalize=1\nfilters=8\nsize=3\nstride=2\npad=1\nactivation=leaky\n\
@@ -31,11 +20,6 @@ const FLOATS: usize = 8 * 4 + 8 * 3 * 9 + 14 + 14 * 8;
 /// cell detects) and m.names; returns the cfg path.
 fn model(dir: &Path, floats: usize) -> PathBuf {
     std::fs::write(dir.join("m.cfg"), CFG).unwrap();
-    let mut b = Vec::new();
-    for v in [0i32, 2, 0] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    b.extend_from_slice(&0u64.to_le_bytes());
     let mut vals = vec![0.1f32; FLOATS];
     // BN of the first conv: beta 0, gamma 1, mean 0, var 1.
     vals[..8].fill(0.0);
@@ -48,9 +32,7 @@ fn model(dir: &Path, floats: usize) -> PathBuf {
         0.0, 0.0, 0.0, 0.0, 6.0, 3.0, -3.0, 0.0, 0.0, 0.0, 0.0, -6.0, 0.0, 0.0,
     ]);
     vals[bias + 14..].fill(0.0);
-    for v in vals.iter().take(floats) {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
+    let b = common::darknet_weights(vals.into_iter().take(floats));
     std::fs::write(dir.join("m.weights"), b).unwrap();
     std::fs::write(dir.join("m.names"), "cat\ndog\n").unwrap();
     dir.join("m.cfg")

@@ -4,20 +4,9 @@
 //! `--max-pixels` moving the limit. The detector is a small Darknet cfg + weights made here.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn fusedet(args: &[&str], home: &Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fusedet"))
-        .args(args)
-        .env("FUSEDET_HOME", home)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::fusedet;
 
 const CFG: &str = "[net]\nwidth=64\nheight=64\nchannels=3\n\
     [convolutional]\nfilters=4\nsize=3\nstride=2\npad=1\nactivation=leaky\n\
@@ -27,14 +16,7 @@ const CFG: &str = "[net]\nwidth=64\nheight=64\nchannels=3\n\
 /// Writes m.cfg, m.weights and m.names; returns the cfg path.
 fn model(dir: &Path) -> String {
     std::fs::write(dir.join("m.cfg"), CFG).unwrap();
-    let mut b = Vec::new();
-    for v in [0i32, 2, 0] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    b.extend_from_slice(&0u64.to_le_bytes());
-    for _ in 0..(4 + 4 * 3 * 9 + 7 + 7 * 4) {
-        b.extend_from_slice(&0.05f32.to_le_bytes());
-    }
+    let b = common::darknet_weights(std::iter::repeat_n(0.05f32, 4 + 4 * 3 * 9 + 7 + 7 * 4));
     std::fs::write(dir.join("m.weights"), b).unwrap();
     std::fs::write(dir.join("m.names"), "cat\ndog\n").unwrap();
     dir.join("m.cfg").to_str().unwrap().to_string()
