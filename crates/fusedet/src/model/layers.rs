@@ -203,9 +203,10 @@ pub fn upsample_nearest(x: Tensor<4>, factor: usize) -> Tensor<4> {
         return x;
     }
     let [n, c, h, w] = x.dims();
+    // A broadcast view copied once (two `repeat_dim`s copied twice: 2x slower on flex, same
+    // values).
     x.reshape([n, c, h, 1, w, 1])
-        .repeat_dim(3, factor)
-        .repeat_dim(5, factor)
+        .expand([n, c, h, factor, w, factor])
         .reshape([n, c, h * factor, w * factor])
 }
 
@@ -263,6 +264,23 @@ mod tests {
         fold_bn_into_conv_transpose(&mut ct, &bn);
         let d = (ct.forward(x) - want).abs().max().into_scalar::<f32>();
         assert!(d < 1e-5, "{d}");
+    }
+
+    #[test]
+    fn nearest_upsampling_repeats_each_pixel() {
+        let device = Device::default();
+        let x = Tensor::<4>::from_data(
+            TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], [1, 1, 2, 3]),
+            &device,
+        );
+        let y: Vec<f32> = upsample_nearest(x, 2).into_data().try_to_vec().unwrap();
+        assert_eq!(
+            y,
+            vec![
+                1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0, 5.0, 5.0,
+                6.0, 6.0, 4.0, 4.0, 5.0, 5.0, 6.0, 6.0
+            ]
+        );
     }
 
     #[test]
