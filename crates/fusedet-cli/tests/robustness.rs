@@ -168,19 +168,11 @@ fn gif_and_pnm_images_are_detected_and_found_in_directories() {
 
 /// A PNG that declares `w × h` pixels and carries no image data.
 fn png_header(w: u32, h: u32) -> Vec<u8> {
+    /// PNG's chunk CRC (CRC-32/IEEE, as gzip's).
     fn crc32(bytes: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for &b in bytes {
-            crc ^= b as u32;
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
+        let mut crc = flate2::Crc::new();
+        crc.update(bytes);
+        crc.sum()
     }
     let mut v = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
     let mut chunk = b"IHDR".to_vec();

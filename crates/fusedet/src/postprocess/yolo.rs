@@ -103,14 +103,13 @@ pub struct Letterboxed {
     pub placement: Placement,
 }
 
-/// Darknet's `resize_image` (corner-aligned bilinear, x then y) of an 8-bit RGB image as
-/// `load_image_color` gives it to it (planar, `v / 255` computed in double), the float image
-/// never being made: its horizontal pass reads the bytes through a table of the 256 values,
-/// so a 20000 x 20000 photo needs the `3 × h × new_w` intermediate, not 4.8 GB of floats.
-fn resize_rgb(img: &RgbImage, nw: usize, nh: usize) -> Vec<f32> {
-    let (w, h, c) = (img.width() as usize, img.height() as usize, 3);
-    let level: [f32; 256] = std::array::from_fn(|v| (v as f64 / 255.0) as f32);
-    let raw = img.as_raw();
+/// Darknet's `resize_image` (corner-aligned bilinear, x then y) of a `c × h × w` image whose
+/// value at channel `k`, row `r`, column `x` is `at(k, r, x)`, to `c × nh × nw` (planar).
+fn resize_darknet(
+    (w, h, c): (usize, usize, usize),
+    (nw, nh): (usize, usize),
+    at: impl Fn(usize, usize, usize) -> f32,
+) -> Vec<f32> {
     let w_scale = if nw > 1 {
         (w - 1) as f32 / (nw - 1) as f32
     } else {
@@ -122,19 +121,17 @@ fn resize_rgb(img: &RgbImage, nw: usize, nh: usize) -> Vec<f32> {
         0.0
     };
     let mut part = vec![0f32; c * h * nw];
-    for r in 0..h {
-        let row = &raw[r * w * 3..(r + 1) * w * 3];
-        for k in 0..c {
-            let at = |x: usize| level[row[x * 3 + k] as usize];
+    for k in 0..c {
+        for r in 0..h {
             let out = &mut part[(k * h + r) * nw..(k * h + r + 1) * nw];
             for (col, o) in out.iter_mut().enumerate() {
                 *o = if col == nw - 1 || w == 1 {
-                    at(w - 1)
+                    at(k, r, w - 1)
                 } else {
                     let sx = col as f32 * w_scale;
                     let ix = (sx as usize).min(w - 2);
                     let dx = sx - ix as f32;
-                    (1.0 - dx) * at(ix) + dx * at(ix + 1)
+                    (1.0 - dx) * at(k, r, ix) + dx * at(k, r, ix + 1)
                 };
             }
         }
@@ -160,6 +157,19 @@ fn resize_rgb(img: &RgbImage, nw: usize, nh: usize) -> Vec<f32> {
         }
     }
     out
+}
+
+/// [`resize_darknet`] of an 8-bit RGB image as `load_image_color` gives it (planar,
+/// `v / 255` computed in double), the float image never being made: the samples are read
+/// from the bytes through a table of the 256 values, so a 20000 x 20000 photo needs the
+/// `3 × h × new_w` intermediate, not 4.8 GB of floats.
+fn resize_rgb(img: &RgbImage, nw: usize, nh: usize) -> Vec<f32> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let level: [f32; 256] = std::array::from_fn(|v| (v as f64 / 255.0) as f32);
+    let raw = img.as_raw();
+    resize_darknet((w, h, 3), (nw, nh), |k, r, x| {
+        level[raw[(r * w + x) * 3 + k] as usize]
+    })
 }
 
 /// Darknet's network input for `img`: RGB / 255, letterboxed (or stretched) to
@@ -366,59 +376,6 @@ pub fn postprocess(
 mod tests {
     use super::*;
 
-    /// The float-image `resize_image` [`resize_rgb`] replaced (the whole image converted
-    /// first), kept as its reference.
-    fn resize_planar(src: &[f32], w: usize, h: usize, c: usize, nw: usize, nh: usize) -> Vec<f32> {
-        let w_scale = if nw > 1 {
-            (w - 1) as f32 / (nw - 1) as f32
-        } else {
-            0.0
-        };
-        let h_scale = if nh > 1 {
-            (h - 1) as f32 / (nh - 1) as f32
-        } else {
-            0.0
-        };
-        let mut part = vec![0f32; c * h * nw];
-        for k in 0..c {
-            for r in 0..h {
-                let row = &src[(k * h + r) * w..(k * h + r + 1) * w];
-                let out = &mut part[(k * h + r) * nw..(k * h + r + 1) * nw];
-                for (col, o) in out.iter_mut().enumerate() {
-                    *o = if col == nw - 1 || w == 1 {
-                        row[w - 1]
-                    } else {
-                        let sx = col as f32 * w_scale;
-                        let ix = (sx as usize).min(w - 2);
-                        let dx = sx - ix as f32;
-                        (1.0 - dx) * row[ix] + dx * row[ix + 1]
-                    };
-                }
-            }
-        }
-        let mut out = vec![0f32; c * nh * nw];
-        for k in 0..c {
-            for r in 0..nh {
-                let sy = r as f32 * h_scale;
-                let iy = (sy as usize).min(h - 1);
-                let dy = sy - iy as f32;
-                let dst = &mut out[(k * nh + r) * nw..(k * nh + r + 1) * nw];
-                let a = &part[(k * h + iy) * nw..(k * h + iy + 1) * nw];
-                for (d, &v) in dst.iter_mut().zip(a) {
-                    *d = (1.0 - dy) * v;
-                }
-                if r == nh - 1 || h == 1 {
-                    continue;
-                }
-                let b = &part[(k * h + iy + 1) * nw..(k * h + iy + 2) * nw];
-                for (d, &v) in dst.iter_mut().zip(b) {
-                    *d += dy * v;
-                }
-            }
-        }
-        out
-    }
-
     #[test]
     fn resize_from_bytes_equals_the_float_image_resize() {
         let img = RgbImage::from_fn(37, 23, |x, y| {
@@ -432,11 +389,10 @@ mod tests {
             }
         }
         for (nw, nh) in [(16, 10), (64, 41), (1, 1), (37, 23), (5, 60)] {
-            assert_eq!(
-                resize_rgb(&img, nw, nh),
-                resize_planar(&planar, w, h, 3, nw, nh),
-                "{nw}x{nh}"
-            );
+            // The float-image resize `resize_rgb` replaced: the whole image converted first.
+            let from_floats =
+                resize_darknet((w, h, 3), (nw, nh), |k, r, x| planar[(k * h + r) * w + x]);
+            assert_eq!(resize_rgb(&img, nw, nh), from_floats, "{nw}x{nh}");
         }
     }
 
