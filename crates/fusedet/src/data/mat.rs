@@ -91,7 +91,13 @@ fn numbers(ty: u32, s: &[u8]) -> Result<Vec<f64>, String> {
     })
 }
 
-fn matrix(payload: &[u8]) -> Result<(String, MatValue), String> {
+/// Cell arrays nested deeper than this are refused (each level is a recursive call).
+const MAX_DEPTH: usize = 64;
+
+fn matrix(payload: &[u8], depth: usize) -> Result<(String, MatValue), String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("cell arrays nested more than {MAX_DEPTH} deep"));
+    }
     let mut r = Reader { b: payload, pos: 0 };
     let (_, flags) = r.element()?;
     let class = flags.first().copied().ok_or("empty array flags")?;
@@ -103,16 +109,20 @@ fn matrix(payload: &[u8]) -> Result<(String, MatValue), String> {
         .collect();
     let (_, name_raw) = r.element()?;
     let name = String::from_utf8_lossy(name_raw).into_owned();
-    let count: usize = dims.iter().product();
+    let count = dims
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| format!("array dimensions {dims:?} overflow"))?;
     let value = match class {
         1 => {
-            let mut items = Vec::with_capacity(count);
+            // Every element takes at least 8 bytes: the dimensions cannot reserve more.
+            let mut items = Vec::with_capacity(count.min(payload.len() / 8));
             for _ in 0..count {
                 let (ty, p) = r.element()?;
                 if ty != MI_MATRIX {
                     return Err(format!("cell element of type {ty}"));
                 }
-                items.push(matrix(p)?.1);
+                items.push(matrix(p, depth + 1)?.1);
             }
             MatValue::Cell { dims, items }
         }
@@ -126,7 +136,12 @@ fn matrix(payload: &[u8]) -> Result<(String, MatValue), String> {
             } else {
                 numbers(ty, p)?.into_iter().map(|v| v as u32).collect()
             };
-            let rows = dims.first().copied().unwrap_or(0).max(1);
+            // At most one row per character: the dimensions cannot make more (empty) rows.
+            let rows = dims
+                .first()
+                .copied()
+                .unwrap_or(0)
+                .clamp(1, codes.len().max(1));
             let cols = codes.len() / rows;
             let text: Vec<String> = (0..rows)
                 .map(|i| {
@@ -193,8 +208,92 @@ pub fn read(path: &Path) -> Result<Vec<(String, MatValue)>, DatasetError> {
             (ty, payload)
         };
         if ty == MI_MATRIX {
-            out.push(matrix(payload).map_err(bad)?);
+            out.push(matrix(payload, 0).map_err(bad)?);
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn element(ty: u32, payload: &[u8]) -> Vec<u8> {
+        let mut v = ty.to_le_bytes().to_vec();
+        v.extend((payload.len() as u32).to_le_bytes());
+        v.extend(payload);
+        v.resize(v.len().div_ceil(8) * 8, 0);
+        v
+    }
+
+    /// A miMATRIX element of `class` (1 cell, 4 char, 6 double) with `rest` after the name.
+    fn matrix_el(class: u8, dims: &[i32], name: &str, rest: &[u8]) -> Vec<u8> {
+        let mut p = element(6, &[class, 0, 0, 0, 0, 0, 0, 0]);
+        let d: Vec<u8> = dims.iter().flat_map(|d| d.to_le_bytes()).collect();
+        p.extend(element(5, &d));
+        p.extend(element(1, name.as_bytes()));
+        p.extend(rest);
+        element(MI_MATRIX, &p)
+    }
+
+    fn file(elements: &[u8]) -> tempfile::NamedTempFile {
+        let mut bytes = vec![b' '; 116];
+        bytes.extend([0; 8]);
+        bytes.extend([0, 1, b'I', b'M']);
+        bytes.extend(elements);
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), bytes).unwrap();
+        f
+    }
+
+    fn error(elements: &[u8]) -> String {
+        let f = file(elements);
+        read(f.path()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn cell_dims_claiming_billions_of_items_reserve_nothing() {
+        // Found by fuzz/mat: 10^10 claimed items were reserved before any was read (OOM).
+        let e = error(&matrix_el(1, &[100_000, 100_000], "c", &[]));
+        assert!(
+            e.contains("runs past the end") || e.contains("truncated"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn dims_whose_product_overflows_are_an_error() {
+        let e = error(&matrix_el(6, &[i32::MAX, i32::MAX, i32::MAX], "x", &[]));
+        assert!(e.contains("overflow"), "{e}");
+    }
+
+    #[test]
+    fn char_rows_beyond_the_text_make_no_empty_rows() {
+        let f = file(&matrix_el(4, &[1 << 30, 1], "s", &element(16, b"abc")));
+        let vars = read(f.path()).unwrap();
+        let MatValue::Char(s) = &vars[0].1 else {
+            panic!("{vars:?}")
+        };
+        assert_eq!(s.lines().count(), 3, "{s:?}");
+    }
+
+    #[test]
+    fn deeply_nested_cells_are_refused_not_a_stack_overflow() {
+        let mut el = matrix_el(6, &[1, 1], "", &element(9, &1.0f64.to_le_bytes()));
+        for _ in 0..100 {
+            el = matrix_el(1, &[1, 1], "", &el);
+        }
+        let e = error(&el);
+        assert!(e.contains("nested more than"), "{e}");
+    }
+
+    #[test]
+    fn a_nested_cell_within_the_limit_reads() {
+        let mut el = matrix_el(6, &[1, 1], "", &element(9, &2.5f64.to_le_bytes()));
+        for _ in 0..10 {
+            el = matrix_el(1, &[1, 1], "c", &el);
+        }
+        let f = file(&el);
+        assert_eq!(read(f.path()).unwrap().len(), 1);
+    }
 }
