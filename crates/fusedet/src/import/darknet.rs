@@ -211,9 +211,22 @@ impl Ctx<'_> {
 
     fn int(&self, s: &Section, key: &str, default: Option<i64>) -> Result<i64, DarknetError> {
         match s.get(key) {
-            Some((v, l)) => v
-                .parse::<i64>()
-                .map_err(|_| self.err(l, format!("[{}] {key}: `{v}` is not an integer", s.name))),
+            Some((v, l)) => {
+                let n = v.parse::<i64>().map_err(|_| {
+                    self.err(l, format!("[{}] {key}: `{v}` is not an integer", s.name))
+                })?;
+                // Found by fuzz/darknet: huge sizes overflowed the shape and weight arithmetic.
+                if n.abs() > MAX_CFG_INT {
+                    return Err(self.err(
+                        l,
+                        format!(
+                            "[{}] {key}: {n} is out of range (at most {MAX_CFG_INT})",
+                            s.name
+                        ),
+                    ));
+                }
+                Ok(n)
+            }
             None => default.ok_or_else(|| self.err(s.line, format!("[{}] needs `{key}`", s.name))),
         }
     }
@@ -320,6 +333,13 @@ fn sections(text: &str, ctx: &Ctx) -> Result<Vec<Section>, DarknetError> {
     }
     Ok(out)
 }
+
+/// The largest integer a cfg option may hold (and the largest side of a layer's output):
+/// Darknet's own cfgs stay below 10^5 (`filters`, `classes`, `width`...).
+pub const MAX_CFG_INT: i64 = 1 << 20;
+
+/// The most anchors a `[yolo]` layer may have (`num`); Darknet's own cfgs have 6 or 9.
+pub const MAX_YOLO_ANCHORS: usize = 4096;
 
 impl DarknetCfg {
     /// Reads and parses a `.cfg` file.
@@ -467,6 +487,7 @@ impl DarknetCfg {
                 }
                 "upsample" => {
                     let stride = ctx.positive(s, "stride", 2)?;
+                    // Bounded: h, w and stride are at most MAX_CFG_INT (checked below).
                     (LayerKind::Upsample { stride }, [c, h * stride, w * stride])
                 }
                 "maxpool" | "max" => {
@@ -506,6 +527,14 @@ impl DarknetCfg {
                 "yolo" => {
                     let classes = ctx.uint(s, "classes", Some(20))?;
                     let num = ctx.positive(s, "num", 1)?;
+                    if num > MAX_YOLO_ANCHORS {
+                        // Found by fuzz/darknet: the default mask `0..num` was allocated first.
+                        let l = s.get("num").map_or(s.line, |x| x.1);
+                        return Err(ctx.err(
+                            l,
+                            format!("[yolo] num={num}: more than {MAX_YOLO_ANCHORS} anchors"),
+                        ));
+                    }
                     let mask = match s.get("mask") {
                         Some((v, l)) => v
                             .split(',')
@@ -543,8 +572,11 @@ impl DarknetCfg {
                         }
                         None => vec![[0.5, 0.5]; num],
                     };
-                    let want = mask.len() * (classes + 5);
-                    if c != want {
+                    let want = classes
+                        .checked_add(5)
+                        .and_then(|k| k.checked_mul(mask.len()));
+                    if want != Some(c) {
+                        let want = want.map_or("more than usize::MAX".into(), |w| w.to_string());
                         return Err(ctx.err(
                             s.line,
                             format!(
@@ -570,6 +602,15 @@ impl DarknetCfg {
                     return Err(ctx.err(s.line, format!("unknown section [{other}]")));
                 }
             };
+            if output[1..].iter().any(|&d| d > MAX_CFG_INT as usize) {
+                return Err(ctx.err(
+                    s.line,
+                    format!(
+                        "[{}] gives a {}x{} output: more than {MAX_CFG_INT} pixels a side",
+                        s.name, output[1], output[2]
+                    ),
+                ));
+            }
             if output.contains(&0) {
                 return Err(ctx.err(
                     s.line,
@@ -594,13 +635,19 @@ impl DarknetCfg {
                 LayerKind::Convolutional(c) => conv_len(c, l.input[0]),
                 _ => 0,
             })
-            .sum()
+            .fold(0usize, usize::saturating_add)
     }
 }
 
 fn conv_len(c: &Convolutional, in_ch: usize) -> usize {
     let per = if c.batch_normalize { 4 } else { 1 };
-    per * c.filters + c.filters * (in_ch / c.groups) * c.size * c.size
+    // Saturating: concatenated routes can make `in_ch` large; a saturated count simply never
+    // matches a weights file.
+    (per * c.filters).saturating_add(
+        c.filters
+            .saturating_mul(in_ch / c.groups)
+            .saturating_mul(c.size * c.size),
+    )
 }
 
 /// Batch-norm parameters of a convolution.
@@ -662,7 +709,8 @@ impl DarknetWeights {
         }
         let version = [i32_at(0), i32_at(4), i32_at(8)];
         let [major, minor, _] = version;
-        let wide = major * 10 + minor >= 2 && major < 1000 && minor < 1000;
+        // In i64: `major * 10` of a garbage header overflowed i32 (found by fuzz/darknet).
+        let wide = i64::from(major) * 10 + i64::from(minor) >= 2 && major < 1000 && minor < 1000;
         let (seen, header) = if wide {
             if bytes.len() < 20 {
                 return Err(DarknetError::WeightsHeader {
@@ -1007,5 +1055,51 @@ group_id=1
             .unwrap_err()
             .to_string();
         assert!(e.contains("header truncated"), "{e}");
+    }
+
+    #[test]
+    fn a_garbage_weights_header_major_times_ten_does_not_overflow() {
+        // Found by fuzz/darknet: `major * 10 + minor` overflowed i32 on a garbage header.
+        let cfg = DarknetCfg::parse(TINY, p()).unwrap();
+        let mut b = weights_file(&cfg, [0, 2, 0], 0);
+        b[..4].copy_from_slice(&i32::MAX.to_le_bytes());
+        // major >= 1000: the old 16-byte header, so the body is 4 bytes longer than the cfg's.
+        let e = DarknetWeights::parse(&b, &cfg, p())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("floats expected"), "{e}");
+        b[..4].copy_from_slice(&(i32::MAX / 9).to_le_bytes());
+        assert!(DarknetWeights::parse(&b, &cfg, p()).is_err());
+    }
+
+    #[test]
+    fn a_yolo_num_of_thousands_is_an_error_not_an_allocation() {
+        // Found by fuzz/darknet: `num` anchors were allocated (the default mask) unchecked.
+        let cfg = TINY.replace("num=3", "num=5000");
+        assert!(cfg.contains("num=5000"));
+        let e = DarknetCfg::parse(&cfg, p()).unwrap_err().to_string();
+        assert!(e.contains("more than 4096 anchors"), "{e}");
+    }
+
+    #[test]
+    fn huge_cfg_integers_are_out_of_range_not_an_overflow() {
+        // Found by fuzz/darknet: sizes near i64::MAX overflowed the shape arithmetic.
+        let cfg = TINY.replace("classes=2", "classes=9223372036854775000");
+        let e = DarknetCfg::parse(&cfg, p()).unwrap_err().to_string();
+        assert!(
+            e.contains("classes: 9223372036854775000 is out of range"),
+            "{e}"
+        );
+        let cfg = TINY.replace("filters=14", "filters=-2000000");
+        let e = DarknetCfg::parse(&cfg, p()).unwrap_err().to_string();
+        assert!(e.contains("out of range"), "{e}");
+        // Upsampling within the range of each option, past it as an output side.
+        let net = "[net]\nwidth=1024\nheight=1024\nchannels=3\n";
+        let cfg = format!("{net}[upsample]\nstride=1024\n[upsample]\nstride=1024\n");
+        let e = DarknetCfg::parse(&cfg, p()).unwrap_err().to_string();
+        assert!(
+            e.contains("1048576x1048576 output") || e.contains("pixels a side"),
+            "{e}"
+        );
     }
 }
