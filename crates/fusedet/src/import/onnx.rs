@@ -127,7 +127,8 @@ pub struct ParamStream {
 
 fn tensor_from_proto(t: &TensorProto) -> Option<OnnxTensor> {
     let dims: Vec<usize> = t.dims.iter().map(|&d| d.max(0) as usize).collect();
-    let numel: usize = dims.iter().product();
+    // Checked: a product of garbage dims overflowed (found by fuzz/onnx).
+    let numel = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d))?;
     let dt = t.data_type.unwrap_or(0);
     let raw = t.raw_data.as_deref().unwrap_or(&[]);
     let data: Vec<f32> = match dt {
@@ -812,4 +813,31 @@ impl ParamStream {
 pub trait LoadParams {
     /// Consumes this module's records.
     fn load_params(&mut self, stream: &mut ParamStream) -> Result<(), ImportError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn initializer_dims_whose_product_overflows_are_not_a_tensor() {
+        // Found by fuzz/onnx: the product of the dims overflowed before the length check.
+        let t = TensorProto {
+            dims: vec![1 << 40, 1 << 40],
+            data_type: Some(data_type::FLOAT),
+            float_data: vec![1.0],
+            ..TensorProto::default()
+        };
+        assert!(tensor_from_proto(&t).is_none());
+        let t = TensorProto {
+            dims: vec![1, 2],
+            ..t
+        };
+        assert!(tensor_from_proto(&t).is_none());
+        let t = TensorProto {
+            dims: vec![1, 1],
+            ..t
+        };
+        assert_eq!(tensor_from_proto(&t).unwrap().data, vec![1.0]);
+    }
 }
