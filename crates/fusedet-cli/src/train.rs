@@ -113,6 +113,31 @@ pub fn run(a: TrainArgs) -> Result<()> {
                 r.loss, r.loss_prob, r.loss_thresh, r.loss_binary, r.lr, r.img_per_s
             ));
         }
+        Event::ObjectStep(r) => {
+            bar.set_position(r.step as u64);
+            let t = &r.terms;
+            bar.set_message(format!(
+                "loss {:.3} (anchor {:.3} iou {:.3} xy {:.3} wh {:.3} obj {:.3} cls {:.3}) \
+                 lr {:.2e} {:.2} img/s",
+                r.loss, t.anchor, t.iou, t.xy, t.wh, t.obj, t.cls, r.lr, r.img_per_s
+            ));
+        }
+        Event::ObjectValidated { step, stats, best } => {
+            let line = format!(
+                "step {step}: val AP {:.4} AP50 {:.4} AP_s {:.4} AP_m {:.4} AP_l {:.4}{}",
+                stats.ap,
+                stats.ap50,
+                stats.ap_small,
+                stats.ap_medium,
+                stats.ap_large,
+                if best { " (best)" } else { "" }
+            );
+            if quiet {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
+        }
         Event::Validated { step, scores, best } => {
             let line = format!(
                 "step {step}: val P {:.4} R {:.4} H {:.4}{}",
@@ -166,12 +191,15 @@ pub fn run(a: TrainArgs) -> Result<()> {
         out.display(),
         summary.steps,
         summary.last_loss,
-        match &summary.best {
-            Some((s, v)) => format!(
+        match (&summary.best, &summary.best_ap) {
+            (Some((s, v)), _) => format!(
                 ", best val hmean {:.4} (P {:.4} R {:.4}) at step {s}",
                 v.hmean, v.precision, v.recall
             ),
-            None => String::new(),
+            (None, Some((s, ap, ap50))) => {
+                format!(", best val AP {ap:.4} (AP50 {ap50:.4}) at step {s}")
+            }
+            (None, None) => String::new(),
         }
     );
     println!("metrics: {}", out.join("metrics.csv").display());
