@@ -213,7 +213,7 @@ impl DetectorOptions {
                 }
                 let p = &mut o.postprocess;
                 if evaluation {
-                    *p = fusedet::postprocess::YoloPostProcess::valid();
+                    *p = o.eval_postprocess.clone();
                 }
                 p.conf = self.conf.unwrap_or(p.conf);
                 p.iou = self.iou.unwrap_or(p.iou);
@@ -224,7 +224,11 @@ impl DetectorOptions {
                     }
                     o.input_size = (s, s);
                 }
-                o.letterbox = !self.no_letterbox;
+                // The model's own resize unless one is asked for (Darknet letterboxes; a
+                // trained YOLOv3 / ASFF stretches, as it was trained).
+                if self.letterbox || self.no_letterbox {
+                    o.letterbox = self.letterbox;
+                }
             }
         }
         Ok(det)

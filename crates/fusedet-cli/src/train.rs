@@ -6,6 +6,7 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use fusedet::run_dir::{is_run_dir, next_run_dir};
 use fusedet::synth::{Synth, SynthConfig};
+use fusedet::synth_objects::{SynthObjects, SynthObjectsConfig};
 use fusedet::train::{Event, TrainConfig, TrainOptions, train};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -221,10 +222,15 @@ pub struct SynthArgs {
     /// Image size WxH.
     #[arg(long, default_value = "256x256")]
     pub size: String,
-    /// Label format: paddle (labels.txt, polygons) or icdar15 (labels/gt_*.txt; curved words
-    /// keep all their points).
-    #[arg(long, default_value = "paddle")]
-    pub format: String,
+    /// What to draw: text (words, polygon labels) or objects (shapes of 4 classes at varied
+    /// scales, box labels).
+    #[arg(long, default_value = "text")]
+    pub task: String,
+    /// Label format. Text: paddle (labels.txt, polygons) or icdar15 (labels/gt_*.txt; curved
+    /// words keep all their points). Objects: yolo (labels/*.txt, data.yaml, classes.names) or
+    /// coco (the same plus instances.json) [default: paddle for text, yolo for objects].
+    #[arg(long)]
+    pub format: Option<String>,
     /// Fraction of curved words.
     #[arg(long, default_value_t = 0.25)]
     pub curved: f64,
@@ -237,6 +243,11 @@ pub fn synth(a: SynthArgs) -> Result<()> {
         .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
         .filter(|&(w, h)| w >= 64 && h >= 64)
         .with_context(|| format!("--size must be WxH, each at least 64, not `{}`", a.size))?;
+    match a.task.as_str() {
+        "text" => {}
+        "objects" => return synth_objects(&a, w, h),
+        other => bail!("--task must be text or objects, not `{other}`"),
+    }
     let g = Synth::new(SynthConfig {
         width: w,
         height: h,
@@ -265,7 +276,7 @@ pub fn synth(a: SynthArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     let words: usize = samples.iter().map(|s| s.instances.len()).sum();
-    match a.format.as_str() {
+    match a.format.as_deref().unwrap_or("paddle") {
         "paddle" => {
             let p = a.out.join("labels.txt");
             fusedet::data::paddle::write(&samples, &p, &a.out)?;
@@ -287,7 +298,45 @@ pub fn synth(a: SynthArgs) -> Result<()> {
                 p.display()
             );
         }
-        other => bail!("--format must be paddle or icdar15, not `{other}`"),
+        other => bail!("--format must be paddle or icdar15 for text, not `{other}`"),
+    }
+    Ok(())
+}
+
+/// `fusedet synth --task objects`.
+fn synth_objects(a: &SynthArgs, w: u32, h: u32) -> Result<()> {
+    let format = a.format.as_deref().unwrap_or("yolo");
+    if !matches!(format, "yolo" | "coco") {
+        bail!("--format must be yolo or coco for objects, not `{format}`");
+    }
+    let g = SynthObjects::new(SynthObjectsConfig {
+        width: w,
+        height: h,
+        seed: a.seed,
+        max_size: f64::from(w.min(h)) * 0.75,
+        ..SynthObjectsConfig::default()
+    });
+    let ds = g
+        .write(&a.out, a.count)
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    let boxes: usize = ds.samples.iter().map(|s| s.boxes.len()).sum();
+    let images = a.out.join("images");
+    if format == "coco" {
+        let p = a.out.join("instances.json");
+        fusedet::data::objects::write_coco(&ds, &p, &images)?;
+        println!(
+            "{} images, {boxes} boxes: --format coco --images {} --labels {}",
+            a.count,
+            images.display(),
+            p.display()
+        );
+    } else {
+        println!(
+            "{} images, {boxes} boxes: --format yolo --images {} --labels {}",
+            a.count,
+            images.display(),
+            a.out.join("data.yaml").display()
+        );
     }
     Ok(())
 }

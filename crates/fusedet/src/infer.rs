@@ -160,7 +160,7 @@ impl Detector {
                         m,
                         names,
                         o.input_size,
-                        o.postprocess,
+                        [o.postprocess, o.val_postprocess],
                         device,
                     ))));
                 }

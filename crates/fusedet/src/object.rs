@@ -156,6 +156,9 @@ pub struct ObjectDetector {
     pub letterbox: bool,
     /// Thresholds.
     pub postprocess: YoloPostProcess,
+    /// Thresholds for evaluation (`fusedet eval`): Darknet's `detector valid`, or a trained
+    /// model's validation settings.
+    pub eval_postprocess: YoloPostProcess,
 }
 
 impl ObjectDetector {
@@ -205,16 +208,18 @@ impl ObjectDetector {
             names,
             letterbox: true,
             postprocess: YoloPostProcess::default(),
+            eval_postprocess: YoloPostProcess::valid(),
         })
     }
 
     /// A YOLOv3 / ASFF model with its class names, at a square input of `input_size`
-    /// (stretched, not letterboxed, as the model was trained).
+    /// (stretched, not letterboxed, as the model was trained), with the thresholds of
+    /// detection and of evaluation.
     pub fn from_yolov3(
         model: YoloV3,
         names: Vec<String>,
         input_size: usize,
-        postprocess: YoloPostProcess,
+        [postprocess, eval_postprocess]: [YoloPostProcess; 2],
         device: &Device,
     ) -> Self {
         Self {
@@ -224,6 +229,7 @@ impl ObjectDetector {
             input_size: (input_size, input_size),
             letterbox: false,
             postprocess,
+            eval_postprocess,
         }
     }
 

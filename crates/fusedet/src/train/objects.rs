@@ -772,7 +772,7 @@ pub(super) fn train(
                 m,
                 names.clone(),
                 oc.input_size,
-                oc.val_postprocess.clone(),
+                [oc.postprocess.clone(), oc.val_postprocess.clone()],
                 &plain,
             );
             let stats: CocoStats = validate_objects(&det, vs)?.stats;
