@@ -149,11 +149,7 @@ impl SynthObjects {
             }
             for (x, y) in painted {
                 let n = rng.uniform(-cfg.noise / 2.0, cfg.noise / 2.0);
-                img.put_pixel(
-                    x,
-                    y,
-                    Rgb(color.map(|c| (c + n).clamp(0.0, 255.0) as u8)),
-                );
+                img.put_pixel(x, y, Rgb(color.map(|c| (c + n).clamp(0.0, 255.0) as u8)));
             }
             boxes.push(ObjectBox {
                 class,
@@ -171,7 +167,11 @@ impl SynthObjects {
 
     /// Writes images `0..count` as `dir/images/synth_NNNNNN.png`, YOLO labels in
     /// `dir/labels/`, `dir/classes.names` (one per line) and `dir/data.yaml` (`names:`).
-    pub fn write(&self, dir: &std::path::Path, count: usize) -> Result<ObjectDataset, crate::Error> {
+    pub fn write(
+        &self,
+        dir: &std::path::Path,
+        count: usize,
+    ) -> Result<ObjectDataset, crate::Error> {
         let images = dir.join("images");
         std::fs::create_dir_all(&images).map_err(|e| crate::Error::io(&images, e))?;
         let mut samples = Vec::with_capacity(count);

@@ -315,7 +315,10 @@ impl TrainConfig {
         if let Some(v) = &self.data.val
             && v.is_objects() != self.model.is_objects()
         {
-            return bad("data.val.kind", "must be the same kind of data as data.train");
+            return bad(
+                "data.val.kind",
+                "must be the same kind of data as data.train",
+            );
         }
         if self.model.is_objects() {
             self.objects.validate()?;

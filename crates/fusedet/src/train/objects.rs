@@ -151,7 +151,10 @@ impl ObjectTrainConfig {
                 "must be in (0, 1]",
             ));
         }
-        if self.dropblock_schedule.windows(2).any(|w| w[0][0] >= w[1][0])
+        if self
+            .dropblock_schedule
+            .windows(2)
+            .any(|w| w[0][0] >= w[1][0])
             || self.dropblock_schedule.iter().any(|r| r[1..].contains(&0))
         {
             return Err(ConfigError::invalid(
@@ -207,9 +210,7 @@ impl ObjectSet {
                 skip,
                 limit,
             } => {
-                let yaml = names
-                    .extension()
-                    .is_some_and(|e| e == "yaml" || e == "yml");
+                let yaml = names.extension().is_some_and(|e| e == "yaml" || e == "yml");
                 let names = if yaml {
                     read_yolo_names(names)?
                 } else {
@@ -475,7 +476,8 @@ fn write_object_metrics(out: &Path, rows: &[ObjectMetricsRow]) -> Result<(), Err
 
 fn write_object_curves(out: &Path, rows: &[ObjectMetricsRow]) -> Result<(), Error> {
     use plot::Series;
-    let pick = |f: fn(&ObjectMetricsRow) -> f64| rows.iter().map(|r| (r.step as f64, f(r))).collect();
+    let pick =
+        |f: fn(&ObjectMetricsRow) -> f64| rows.iter().map(|r| (r.step as f64, f(r))).collect();
     let series = |name, color, points| Series {
         name,
         color,
@@ -818,7 +820,11 @@ pub(super) fn train(
     write_object_metrics(out, &rows)?;
     let best_ap = best.map(|(s, ap)| {
         let ap50 = best_ap50
-            .or_else(|| rows.iter().find(|r| r.step == s).and_then(|r| r.val.map(|v| v.1)))
+            .or_else(|| {
+                rows.iter()
+                    .find(|r| r.step == s)
+                    .and_then(|r| r.val.map(|v| v.1))
+            })
             .unwrap_or(f64::NAN);
         (s, ap, ap50)
     });
@@ -875,7 +881,12 @@ mod tests {
             dropblock_schedule: vec![[80, 3, 5, 7], [5, 1, 3, 5]],
             ..c
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("dropblock"));
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("dropblock")
+        );
     }
 
     #[test]

@@ -94,7 +94,10 @@ impl Asff {
         device: &Device,
     ) -> Self {
         assert!(level < 3, "ASFF level {level} (0, 1 or 2)");
-        assert_eq!(inputs[1], inputs[2], "ASFF inputs 1 and 2 must have one width");
+        assert_eq!(
+            inputs[1], inputs[2],
+            "ASFF inputs 1 and 2 must have one width"
+        );
         let inter = inputs[level];
         let c = if rfb { 8 } else { 16 };
         let cbl = |cin, cout, k, s| Some(Cbl::new(cin, cout, k, s, device));

@@ -101,10 +101,7 @@ impl YoloV3Spec {
             ));
         }
         if !(self.width > 0.0 && self.width <= 4.0) {
-            return Err(ConfigError::invalid(
-                "model.width",
-                "must be in (0, 4]",
-            ));
+            return Err(ConfigError::invalid("model.width", "must be in (0, 4]"));
         }
         Ok(())
     }
@@ -167,7 +164,14 @@ impl Channels {
         scale_channels(c, self.0)
     }
 
-    fn conv(self, cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> YoloV3Layer {
+    fn conv(
+        self,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        device: &Device,
+    ) -> YoloV3Layer {
         YoloV3Layer::Conv(Cbl::new(self.of(cin), self.of(cout), k, stride, device))
     }
 
