@@ -1029,6 +1029,37 @@ mod tests {
     }
 
     #[test]
+    fn cosine_schedule_burns_in_holds_and_decays_to_the_floor() {
+        let o = OptimConfig {
+            lr: 1e-3,
+            warmup_steps: 100,
+            warmup_power: 4.0,
+            decay: Decay::Cosine,
+            hold_until: 400,
+            decay_until: 2400,
+            min_lr: 1e-5,
+            steps: 3000,
+            ..OptimConfig::default()
+        };
+        assert_eq!(o.learning_rate(0), 0.0);
+        assert!((o.learning_rate(50) - 1e-3 / 16.0).abs() < 1e-15);
+        assert_eq!(o.learning_rate(100), 1e-3);
+        assert_eq!(o.learning_rate(399), 1e-3);
+        assert_eq!(o.learning_rate(400), 1e-3);
+        let mid = o.learning_rate(1400);
+        assert!((mid - (1e-5 + 0.5 * (1e-3 - 1e-5))).abs() < 1e-12, "{mid}");
+        assert!(o.learning_rate(2399) > 1e-5 && o.learning_rate(2399) < 1.0001e-5);
+        assert_eq!(o.learning_rate(2400), 1e-5);
+        assert_eq!(o.learning_rate(2999), 1e-5);
+        let end_at_steps = OptimConfig {
+            decay_until: 0,
+            ..o
+        };
+        assert_eq!(end_at_steps.learning_rate(3000), 1e-5);
+        assert!(end_at_steps.learning_rate(2400) > 1e-5);
+    }
+
+    #[test]
     fn metrics_rows_round_trip_through_csv() {
         let r = MetricsRow {
             step: 12,

@@ -566,6 +566,30 @@ mod tests {
     }
 
     #[test]
+    fn narrow_models_keep_the_output_layout() {
+        for c in [32, 64, 128, 256, 512, 768, 1024, 2048] {
+            assert_eq!(scale_channels(c, 1.0), c);
+        }
+        assert_eq!(scale_channels(32, 0.125), 8);
+        assert_eq!(scale_channels(1024, 0.125), 128);
+        let device = Device::default();
+        for asff in [false, true] {
+            let spec = YoloV3Spec {
+                num_classes: 2,
+                asff,
+                rfb: asff,
+                width: 0.125,
+                ..YoloV3Spec::default()
+            };
+            let m = spec.init(&device);
+            let out = m.forward(Tensor::zeros([1, 3, 64, 64], &device));
+            let dims: Vec<[usize; 4]> = out.levels.iter().map(|l| l.raw.dims()).collect();
+            assert_eq!(dims, [[1, 28, 2, 2], [1, 28, 4, 4], [1, 28, 8, 8]]);
+            assert_eq!(m.decode(&out).dims(), [1, 4 * (4 + 16 + 64), 7]);
+        }
+    }
+
+    #[test]
     fn both_models_have_three_heads_and_three_dropblock_slots() {
         let device = Device::default();
         for asff in [false, true] {
