@@ -12,7 +12,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Recipe (TOML: [model] [loss] [targets] [postprocess] [eval] [data] [optim] [run]).
+    /// Recipe (TOML: [model] [loss] [targets] [postprocess] [eval] [data] [optim] [run], and
+    /// [objects] for arch = "yolov3").
     /// Optional with --resume (the run directory's config.toml is used).
     pub config: Option<PathBuf>,
     /// Run directory (config, weights/{last,best}.bpk, checkpoints, metrics.csv, curves.png)
