@@ -162,6 +162,25 @@ impl ObjectTrainConfig {
                 "rows [step, b32, b16, b8] with increasing steps and positive block sizes",
             ));
         }
+        // DropBlock's γ = (1 − keep) W² / (b² (W − b + 1)²) must be a probability on each
+        // level's map (W = input / stride).
+        for row in &self.dropblock_schedule {
+            for (b, stride) in row[1..].iter().zip(crate::model::yolov3::STRIDES) {
+                let (w, bf) = ((self.input_size / stride) as f64, *b as f64);
+                let gamma =
+                    (1.0 - self.dropblock_keep_prob) * w * w / (bf * bf * (w - bf + 1.0).powi(2));
+                if bf > w || gamma > 1.0 {
+                    return Err(ConfigError::invalid(
+                        "objects.dropblock_schedule",
+                        format!(
+                            "block size {b} at step {} does not fit the {w}-wide stride-{stride} \
+                             map of a {} input",
+                            row[0], self.input_size
+                        ),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 
@@ -873,6 +892,16 @@ mod tests {
             ..ObjectTrainConfig::default()
         };
         assert!(c.validate().is_ok());
+        // 7 does not fit the 2-wide stride-32 map of a 64 input.
+        let small = ObjectTrainConfig {
+            input_size: 64,
+            ..c.clone()
+        };
+        let e = small.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("dropblock_schedule") && e.contains("stride-32"),
+            "{e}"
+        );
         assert_eq!(c.dropblock_at(4), None);
         assert_eq!(c.dropblock_at(5), Some([1, 3, 5]));
         assert_eq!(c.dropblock_at(149), Some([3, 5, 7]));
