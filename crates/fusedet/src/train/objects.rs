@@ -636,12 +636,6 @@ pub(super) fn train(
     let names_path = out.join(NAMES);
     let text: String = names.iter().map(|n| format!("{n}\n")).collect();
     write_atomic(&names_path, text.as_bytes()).map_err(io_err(&names_path))?;
-    on_event(Event::DataChecked {
-        images: 0,
-        skipped: 0,
-        problems: 0,
-        list: None,
-    });
 
     if opts.devices.len() > 1 {
         return Err(TrainError::Device {
