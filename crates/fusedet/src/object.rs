@@ -494,6 +494,59 @@ mod tests {
     }
 
     #[test]
+    fn yolov3_rows_map_back_to_the_image_stretched_or_letterboxed() {
+        let device = Device::default();
+        let spec = crate::model::yolov3::YoloV3Spec {
+            num_classes: 2,
+            width: 0.125,
+            ..Default::default()
+        };
+        let post = YoloPostProcess {
+            conf: 0.1,
+            iou: 0.5,
+            max_det: None,
+        };
+        let mut det = ObjectDetector::from_yolov3(
+            spec.init(&device),
+            vec!["a".into(), "b".into()],
+            64,
+            [post, YoloPostProcess::valid()],
+            &device,
+        );
+        // Centre (32, 32), 16 x 8 input pixels, objectness 0.9, classes 0.2 / 0.8; a second
+        // row below the threshold.
+        let rows = [RawLevel {
+            data: vec![
+                32.0, 32.0, 16.0, 8.0, 0.9, 0.2, 0.8, //
+                10.0, 10.0, 4.0, 4.0, 0.05, 0.9, 0.9,
+            ],
+            h: 2,
+            w: 7,
+        }];
+        let img = RgbImage::new(128, 64);
+        let boxes = |det: &ObjectDetector| -> Vec<(usize, [f64; 4], f64)> {
+            det.postprocess(&rows, &det.prepare(&img))
+                .iter()
+                .map(|d| {
+                    let crate::Shape::Box(b) = d.shape else {
+                        panic!("a box")
+                    };
+                    (d.class_id.unwrap(), b, d.score)
+                })
+                .collect()
+        };
+        // Stretched: x scaled by 2, y by 1; both classes pass 0.1 (0.72 and 0.18).
+        let got = boxes(&det);
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].0, got[0].1), (1, [48.0, 28.0, 80.0, 36.0]));
+        assert!((got[0].2 - 0.72).abs() < 1e-6 && (got[1].2 - 0.18).abs() < 1e-6);
+        assert_eq!(got[1].0, 0);
+        // Letterboxed: the image is 64 x 32 at y = 16 of the input, scaled by 2 both ways.
+        det.letterbox = true;
+        assert_eq!(boxes(&det)[0].1, [48.0, 24.0, 80.0, 40.0]);
+    }
+
+    #[test]
     fn wrong_names_truncated_weights_and_missing_files_name_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = DarknetCfg::parse(CFG, Path::new("m.cfg")).unwrap();
