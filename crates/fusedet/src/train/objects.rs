@@ -96,6 +96,10 @@ pub struct ObjectTrainConfig {
     /// Probability of a horizontal mirror.
     #[serde(default = "d_mirror")]
     pub mirror: f64,
+    /// SSD's photometric distortion (brightness, contrast, hue, saturation, each with
+    /// probability 0.5; [`crate::augment::photometric_distort`]).
+    #[serde(default)]
+    pub photometric: bool,
     /// At most this many boxes per training image (the reference: 50).
     #[serde(default = "d_max_labels")]
     pub max_labels: usize,
@@ -124,6 +128,7 @@ impl Default for ObjectTrainConfig {
             label_smoothing: true,
             min_box_side: d_min_side(),
             mirror: d_mirror(),
+            photometric: false,
             max_labels: d_max_labels(),
             dropblock_schedule: Vec::new(),
             dropblock_keep_prob: d_keep_prob(),
@@ -341,10 +346,13 @@ impl ObjectSampleMaker {
     /// Sample at position `g`: the normalised input `3 × s × s` and its boxes.
     pub fn make(&self, g: usize) -> Result<(Vec<f32>, Vec<AsffTarget>), Error> {
         let idx = sample_index(self.seed, self.dataset.len(), g);
-        let (img, boxes) = self.dataset.get(idx)?;
+        let (mut img, boxes) = self.dataset.get(idx)?;
         let mut rng = Rng::derive(self.seed, &[AUG, g as u64]);
         let s = self.config.input_size;
         let mirror = rng.chance(self.config.mirror);
+        if self.config.photometric {
+            crate::augment::photometric_distort(&mut img, &mut rng);
+        }
         let mut data = letterbox(&img, s, s, false).data;
         if mirror {
             for row in data.chunks_exact_mut(s) {
