@@ -38,6 +38,7 @@ use crate::run_dir::{self, io_err, load_module, rec_err, save_weights};
 use crate::synth_objects::SynthObjects;
 
 const AUG: u64 = 0x4f42_4a41_5547;
+const MULTISCALE: u64 = 0x4d53_4341_4c45;
 
 fn d_input() -> usize {
     608
@@ -56,6 +57,9 @@ fn d_mirror() -> f64 {
 }
 fn d_max_labels() -> usize {
     50
+}
+fn d_every() -> usize {
+    10
 }
 fn d_keep_prob() -> f64 {
     0.9
@@ -83,6 +87,17 @@ pub struct ObjectTrainConfig {
     /// Square network input side (training, validation, `detect`); a multiple of 32.
     #[serde(default = "d_input")]
     pub input_size: usize,
+    /// Multi-scale training: the training input side is `32 · U{lo..=hi}`, drawn anew every
+    /// `multiscale_every` steps (the reference: `[10, 19]`, every 10), and `input_size` from
+    /// step `multiscale_until` on (the reference: the last 10 epochs).
+    #[serde(default)]
+    pub multiscale: Option<[usize; 2]>,
+    /// Steps between multi-scale draws.
+    #[serde(default = "d_every")]
+    pub multiscale_every: usize,
+    /// Train at `input_size` from this step on.
+    #[serde(default)]
+    pub multiscale_until: Option<usize>,
     /// Predictions whose best IoU with a box exceeds this get no objectness loss.
     #[serde(default = "d_ignore")]
     pub ignore_threshold: f64,
@@ -124,6 +139,9 @@ impl Default for ObjectTrainConfig {
     fn default() -> Self {
         Self {
             input_size: d_input(),
+            multiscale: None,
+            multiscale_every: d_every(),
+            multiscale_until: None,
             ignore_threshold: d_ignore(),
             label_smoothing: true,
             min_box_side: d_min_side(),
@@ -167,11 +185,22 @@ impl ObjectTrainConfig {
                 "rows [step, b32, b16, b8] with increasing steps and positive block sizes",
             ));
         }
+        if let Some([lo, hi]) = self.multiscale
+            && (lo == 0 || lo > hi || self.multiscale_every == 0)
+        {
+            return Err(ConfigError::invalid(
+                "objects.multiscale",
+                "[lo, hi] with 1 <= lo <= hi (sides 32 lo .. 32 hi), multiscale_every positive",
+            ));
+        }
         // DropBlock's γ = (1 − keep) W² / (b² (W − b + 1)²) must be a probability on each
-        // level's map (W = input / stride).
+        // level's map (W = input / stride) at the smallest training input.
+        let smallest = self
+            .multiscale
+            .map_or(self.input_size, |[lo, _]| (32 * lo).min(self.input_size));
         for row in &self.dropblock_schedule {
             for (b, stride) in row[1..].iter().zip(crate::model::yolov3::STRIDES) {
-                let (w, bf) = ((self.input_size / stride) as f64, *b as f64);
+                let (w, bf) = ((smallest / stride) as f64, *b as f64);
                 let gamma =
                     (1.0 - self.dropblock_keep_prob) * w * w / (bf * bf * (w - bf + 1.0).powi(2));
                 if bf > w || gamma > 1.0 {
@@ -180,13 +209,26 @@ impl ObjectTrainConfig {
                         format!(
                             "block size {b} at step {} does not fit the {w}-wide stride-{stride} \
                              map of a {} input",
-                            row[0], self.input_size
+                            row[0], smallest
                         ),
                     ));
                 }
             }
         }
         Ok(())
+    }
+
+    /// The training input side at optimizer step `step` (a pure function of the seed and the
+    /// step, so a resumed run draws the same sizes).
+    pub fn input_at(&self, seed: u64, step: usize) -> usize {
+        match self.multiscale {
+            Some([lo, hi]) if self.multiscale_until.is_none_or(|u| step < u) => {
+                let draw = (step / self.multiscale_every.max(1)) as u64;
+                let mut rng = Rng::derive(seed, &[MULTISCALE, draw]);
+                32 * rng.range(lo as i64, hi as i64 + 1) as usize
+            }
+            _ => self.input_size,
+        }
     }
 
     /// The DropBlock block sizes at `step` (none before the first row).
@@ -340,15 +382,18 @@ pub struct ObjectSampleMaker {
     pub config: ObjectTrainConfig,
     /// Run seed.
     pub seed: u64,
+    /// Micro-batches per optimizer step (micro-batch `m` belongs to step `m / accumulate`,
+    /// whose input size it takes).
+    pub accumulate: usize,
 }
 
 impl ObjectSampleMaker {
-    /// Sample at position `g`: the normalised input `3 × s × s` and its boxes.
-    pub fn make(&self, g: usize) -> Result<(Vec<f32>, Vec<AsffTarget>), Error> {
+    /// Sample at position `g` at input side `s`: the normalised input `3 × s × s` and its
+    /// boxes.
+    pub fn make(&self, g: usize, s: usize) -> Result<(Vec<f32>, Vec<AsffTarget>), Error> {
         let idx = sample_index(self.seed, self.dataset.len(), g);
         let (mut img, boxes) = self.dataset.get(idx)?;
         let mut rng = Rng::derive(self.seed, &[AUG, g as u64]);
-        let s = self.config.input_size;
         let mirror = rng.chance(self.config.mirror);
         if self.config.photometric {
             crate::augment::photometric_distort(&mut img, &mut rng);
@@ -390,11 +435,11 @@ impl ObjectSampleMaker {
     /// Micro-batch `m` of `batch` samples.
     pub fn batch(&self, m: usize, batch: usize) -> Result<ObjectBatch, Error> {
         use rayon::prelude::*;
+        let size = self.config.input_at(self.seed, m / self.accumulate.max(1));
         let samples: Vec<(Vec<f32>, Vec<AsffTarget>)> = (m * batch..(m + 1) * batch)
             .into_par_iter()
-            .map(|g| self.make(g))
+            .map(|g| self.make(g, size))
             .collect::<Result<_, _>>()?;
-        let size = self.config.input_size;
         let mut images = Vec::with_capacity(batch * 3 * size * size);
         let mut targets = Vec::with_capacity(batch);
         for (img, t) in samples {
@@ -712,6 +757,7 @@ pub(super) fn train(
         dataset: Arc::new(train_set),
         config: oc.clone(),
         seed,
+        accumulate: o.accumulate,
     };
     let (bs, acc_n) = (o.batch_size, o.accumulate);
     let rx = spawn_loader(start * acc_n..total * acc_n, cfg.data.prefetch, move |m| {
@@ -921,6 +967,43 @@ mod tests {
     }
 
     #[test]
+    fn multiscale_sizes_change_every_few_steps_then_settle() {
+        let c = ObjectTrainConfig {
+            input_size: 608,
+            multiscale: Some([10, 19]),
+            multiscale_every: 10,
+            multiscale_until: Some(100),
+            ..ObjectTrainConfig::default()
+        };
+        assert!(c.validate().is_ok());
+        let sizes: Vec<usize> = (0..100).map(|s| c.input_at(5, s)).collect();
+        assert!(
+            sizes
+                .iter()
+                .all(|&s| (320..=608).contains(&s) && s % 32 == 0)
+        );
+        for chunk in sizes.chunks(10) {
+            assert!(chunk.iter().all(|&s| s == chunk[0]));
+        }
+        let mut distinct = sizes.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert!(distinct.len() >= 4, "{distinct:?}");
+        assert_eq!(c.input_at(5, 100), 608);
+        assert_eq!(c.input_at(5, 12), sizes[12]);
+        let bad = ObjectTrainConfig {
+            multiscale: Some([19, 10]),
+            ..c
+        };
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .to_string()
+                .contains("multiscale")
+        );
+    }
+
+    #[test]
     fn samples_keep_boxes_through_resize_and_mirror() {
         let set = ObjectSet::Synth(
             SynthObjects::new(crate::synth_objects::SynthObjectsConfig {
@@ -941,6 +1024,7 @@ mod tests {
                 ..ObjectTrainConfig::default()
             },
             seed: 3,
+            accumulate: 1,
         };
         let b = maker.batch(0, 4).unwrap();
         assert_eq!(b.images.len(), 4 * 3 * 64 * 64);
@@ -957,6 +1041,6 @@ mod tests {
             }
         }
         // Same position, same sample.
-        assert_eq!(maker.make(2).unwrap(), maker.make(2).unwrap());
+        assert_eq!(maker.make(2, 64).unwrap(), maker.make(2, 64).unwrap());
     }
 }
