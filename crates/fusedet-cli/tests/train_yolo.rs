@@ -272,3 +272,63 @@ fn object_recipes_refuse_text_data_and_wrong_class_counts() {
         assert!(err.contains(key) && !err.contains("panicked"), "{key}: {err}");
     }
 }
+
+#[test]
+fn object_files_train_and_a_damaged_image_stops_or_is_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("shapes");
+    ok(bin()
+        .args(["synth", "--task", "objects", "--out"])
+        .arg(&data)
+        .args(["--count", "4", "--size", "96x96"]));
+    // Cut one image short: its header (and size) still reads, its pixels do not.
+    let bad = data.join("images/synth_000002.png");
+    let bytes = std::fs::read(&bad).unwrap();
+    std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
+    let recipe = |skip_bad: bool| {
+        format!(
+            "[model]\narch = \"yolov3\"\nnum_classes = 4\nwidth = 0.125\n\
+             [objects]\ninput_size = 64\n\
+             [data]\nskip_bad = {skip_bad}\n\
+             [data.train]\nkind = \"yolo\"\nimages = {:?}\nlabels = {:?}\nnames = {:?}\n\
+             [optim]\nsteps = 2\nbatch_size = 2\n[run]\ncheckpoint_every = 2\n",
+            data.join("images"),
+            data.join("labels"),
+            data.join("data.yaml"),
+        )
+    };
+    let cfg = tmp.path().join("files.toml");
+    std::fs::write(&cfg, recipe(false)).unwrap();
+    let out = bin()
+        .arg("train")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(tmp.path().join("a"))
+        .arg("--quiet")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("synth_000002.png") && err.contains("skip_bad") && !err.contains("panicked"),
+        "{err}"
+    );
+    std::fs::write(&cfg, recipe(true)).unwrap();
+    let run = tmp.path().join("b");
+    let text = ok(bin()
+        .arg("train")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&run)
+        .arg("--quiet"));
+    assert!(
+        text.contains("2 steps") && text.contains("1 images concerned"),
+        "{text}"
+    );
+    let skipped = std::fs::read_to_string(run.join("skipped.txt")).unwrap();
+    assert!(skipped.contains("synth_000002.png"), "{skipped}");
+    assert_eq!(
+        std::fs::read_to_string(run.join("names.txt")).unwrap(),
+        "rectangle\nellipse\ntriangle\ncross\n"
+    );
+}

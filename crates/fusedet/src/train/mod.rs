@@ -685,6 +685,25 @@ fn open_data(
         }
         None => None,
     };
+    let empty = [(Some(&train_set), "data.train"), (val.as_ref(), "data.val")]
+        .into_iter()
+        .find(|(set, _)| set.is_some_and(Dataset::is_empty))
+        .map(|(_, key)| key);
+    settle_problems(cfg, out, check, empty, on_event)?;
+    Ok((train_set, val))
+}
+
+/// Acts on what the data check found: nothing (a list from an earlier invocation is removed),
+/// or the problems, which stop training unless `data.skip_bad` (then they are listed in
+/// `out/skipped.txt` and training goes on without their images, unless `empty` names a set
+/// with no image left).
+fn settle_problems(
+    cfg: &TrainConfig,
+    out: &Path,
+    check: data::DataCheck,
+    empty: Option<&str>,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<(), Error> {
     let problems = check.problems;
     let list = out.join(SKIPPED);
     if problems.is_empty() {
@@ -696,7 +715,7 @@ fn open_data(
             problems: 0,
             list: None,
         });
-        return Ok((train_set, val));
+        return Ok(());
     }
     if !cfg.data.skip_bad {
         return Err(TrainError::BadData {
@@ -714,20 +733,18 @@ fn open_data(
         problems: problems.len(),
         list: Some(&list),
     });
-    for (set, key) in [(Some(&train_set), "data.train"), (val.as_ref(), "data.val")] {
-        if set.is_some_and(Dataset::is_empty) {
-            return Err(ConfigError::invalid(
-                key,
-                format!(
-                    "every image has a problem ({} listed in {})",
-                    problems.len(),
-                    list.display()
-                ),
-            )
-            .into());
-        }
+    if let Some(key) = empty {
+        return Err(ConfigError::invalid(
+            key,
+            format!(
+                "every image has a problem ({} listed in {})",
+                problems.len(),
+                list.display()
+            ),
+        )
+        .into());
     }
-    Ok((train_set, val))
+    Ok(())
 }
 
 /// Writes checkpoint `checkpoints/step-N` (N = `state.step`: model, optimizer, EMA and

@@ -19,9 +19,10 @@ use burn::prelude::*;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-use super::data::{DataSource, sample_index, spawn_loader};
+use super::data::{DataCheck, DataSource, sample_index, spawn_loader};
 use super::{
-    Event, RunState, TrainConfig, TrainOptions, TrainSummary, check_finite, plot, write_checkpoint,
+    Event, RunState, TrainConfig, TrainOptions, TrainSummary, check_finite, plot, settle_problems,
+    write_checkpoint,
 };
 use crate::data::objects::{ObjectBox, ObjectDataset, ObjectSample};
 use crate::error::{ConfigError, Error, TrainError};
@@ -32,7 +33,7 @@ use crate::model::params::{ema_decay, ema_update};
 use crate::model::yolov3::loss::{AsffTarget, YoloV3LossConfig, YoloV3LossValues, yolov3_loss};
 use crate::object::{ObjectDetector, normalize_imagenet};
 use crate::postprocess::yolo::{YoloPostProcess, letterbox};
-use crate::preprocess::load_image;
+use crate::preprocess::{LoadOptions, load_image, load_image_checked};
 use crate::rng::Rng;
 use crate::run_dir::{self, io_err, load_module, rec_err, save_weights};
 use crate::synth_objects::SynthObjects;
@@ -314,6 +315,43 @@ impl ObjectSet {
             )
             .into()),
         }
+    }
+
+    /// [`ObjectSet::open`], then every image of a file dataset decoded (on all cores; a
+    /// damaged JPEG that decodes anyway counts as a problem too). Returns the images without
+    /// problems, and what was found (nothing for generated data).
+    pub fn open_checked(src: &DataSource, key: &str) -> Result<(Self, DataCheck), Error> {
+        use rayon::prelude::*;
+        let set = Self::open(src, key)?;
+        let Self::Files(mut ds) = set else {
+            return Ok((set, DataCheck::default()));
+        };
+        let opts = LoadOptions::default();
+        let problems: Vec<Option<Vec<String>>> = ds
+            .samples
+            .par_iter()
+            .map(|s| match load_image_checked(&s.image, &opts) {
+                Err(e) => Some(vec![e.to_string()]),
+                Ok(l) if !l.warnings.is_empty() => Some(
+                    l.warnings
+                        .iter()
+                        .map(|w| format!("{}: {w}", s.image.display()))
+                        .collect(),
+                ),
+                Ok(_) => None,
+            })
+            .collect();
+        let mut check = DataCheck {
+            images: ds.samples.len(),
+            ..DataCheck::default()
+        };
+        let mut keep = problems.iter().map(Option::is_none);
+        for p in problems.iter().flatten() {
+            check.skipped += 1;
+            check.problems.extend(p.iter().cloned());
+        }
+        ds.samples.retain(|_| keep.next().unwrap_or(true));
+        Ok((Self::Files(ds), check))
     }
 
     /// Number of images.
@@ -665,11 +703,25 @@ pub(super) fn train(
     let cfg_path = out.join(run_dir::CONFIG);
     write_atomic(&cfg_path, cfg.to_toml().as_bytes()).map_err(io_err(&cfg_path))?;
     let oc = &cfg.objects;
-    let train_set = ObjectSet::open(&cfg.data.train, "data.train")?;
+    let (train_set, mut check) = ObjectSet::open_checked(&cfg.data.train, "data.train")?;
     let val_set = match &cfg.data.val {
-        Some(v) => Some(ObjectSet::open(v, "data.val")?),
+        Some(v) => {
+            let (set, c) = ObjectSet::open_checked(v, "data.val")?;
+            check.images += c.images;
+            check.skipped += c.skipped;
+            check.problems.extend(c.problems);
+            Some(set)
+        }
         None => None,
     };
+    let empty = [
+        (Some(&train_set), "data.train"),
+        (val_set.as_ref(), "data.val"),
+    ]
+    .into_iter()
+    .find(|(set, _)| set.is_some_and(ObjectSet::is_empty))
+    .map(|(_, key)| key);
+    settle_problems(cfg, out, check, empty, on_event)?;
     let names = train_set.names();
     let crate::model::ModelSpec::Yolov3(spec) = &cfg.model else {
         unreachable!("called for object detectors")
