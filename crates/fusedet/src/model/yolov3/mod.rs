@@ -175,7 +175,7 @@ impl Channels {
         YoloV3Layer::Conv(Cbl::new(self.of(cin), self.of(cout), k, stride, device))
     }
 
-    /// A 1×1 CBL on the concatenation of maps of (full-width) channels `parts`.
+    /// A CBL (k × k, stride 1) on the concatenation of maps of (full-width) channels `parts`.
     fn conv_cat(self, parts: &[usize], cout: usize, k: usize, device: &Device) -> YoloV3Layer {
         let cin = parts.iter().map(|&p| self.of(p)).sum();
         YoloV3Layer::Conv(Cbl::new(cin, self.of(cout), k, 1, device))
