@@ -5,9 +5,10 @@
 //! directory (checkpoints with checksums, `--resume`, `weights/`) as text detectors, plus
 //! `names.txt` so that the run directory works as a model for `detect` and `eval`.
 //!
-//! Augmentation is the reference's plain square resize (Darknet's bilinear stretch, as
-//! inference does) and a horizontal mirror; the reference's photometric distortion, expand,
-//! IoU crop, random affine, mixup and multi-scale inputs are not done here.
+//! Each sample: SSD's photometric distortion (optional), the reference's plain square resize
+//! (Darknet's bilinear stretch, as inference does) to the step's input side (fixed, or drawn
+//! every few steps for multi-scale training), a horizontal mirror, ImageNet normalisation. Not
+//! done here: the reference's expand, IoU crop, random affine and mixup.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
