@@ -144,7 +144,8 @@ pub struct RawLevel {
     pub w: usize,
 }
 
-/// A YOLOv3-family object detector with Darknet's pre- and post-processing.
+/// A YOLOv3-family object detector: a Darknet model with Darknet's pre- and post-processing,
+/// or a trained YOLOv3 / ASFF model ([`ObjectNet`]).
 pub struct ObjectDetector {
     net: ObjectNet,
     device: Device,
@@ -238,7 +239,8 @@ impl ObjectDetector {
         &self.net
     }
 
-    /// Stage 1: the network input.
+    /// Stage 1: the network input (letterboxed or stretched; normalised with
+    /// [`IMAGENET_MEAN_STD`] for a YOLOv3 / ASFF model).
     pub fn prepare(&self, img: &RgbImage) -> Letterboxed {
         let (w, h) = self.input_size;
         let mut l = letterbox(img, w, h, self.letterbox);
@@ -249,7 +251,7 @@ impl ObjectDetector {
     }
 
     /// Stage 2: the raw `[yolo]` outputs of prepared images, per image per level, with the
-    /// grid size of each level.
+    /// grid size of each level (a YOLOv3 / ASFF model: its decoded rows, see [`RawLevel`]).
     pub fn predict(&self, batch: &[&Letterboxed]) -> Result<Vec<Vec<RawLevel>>, Error> {
         if batch.is_empty() {
             return Ok(Vec::new());
