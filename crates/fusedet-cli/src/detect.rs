@@ -68,19 +68,22 @@ pub struct DetectorOptions {
     #[arg(long)]
     pub limit_type: Option<LimitType>,
     /// Object models: minimum score (objectness x class probability) [default: 0.25 for
-    /// detect, 0.005 for eval, as Darknet's `detector test` / `detector valid`].
+    /// detect, 0.005 for eval, as Darknet's `detector test` / `detector valid`; a trained
+    /// YOLOv3 run: its recipe's objects.postprocess / objects.val_postprocess].
     #[arg(long)]
     pub conf: Option<f32>,
-    /// Object models: NMS IoU threshold [default: 0.45].
+    /// Object models: NMS IoU threshold [default: 0.45; a trained YOLOv3 run: its recipe's].
     #[arg(long)]
     pub iou: Option<f32>,
     /// Object models: at most this many detections per image, best first [default: all].
     #[arg(long)]
     pub max_det: Option<usize>,
-    /// Object models: network input size, a multiple of 32 [default: the cfg's, 416].
+    /// Object models: network input size, a multiple of 32 [default: the cfg's, 416; a
+    /// trained YOLOv3 run: its recipe's objects.input_size].
     #[arg(long)]
     pub imgsz: Option<usize>,
-    /// Object models: letterbox images to the input size, keeping their aspect (default).
+    /// Object models: letterbox images to the input size, keeping their aspect (default for
+    /// Darknet models; a trained YOLOv3 run stretches, as it was trained).
     #[arg(long, overrides_with = "no_letterbox")]
     pub letterbox: bool,
     /// Object models: stretch images to the input size instead of letterboxing them.
@@ -213,7 +216,7 @@ impl DetectorOptions {
                 }
                 let p = &mut o.postprocess;
                 if evaluation {
-                    *p = fusedet::postprocess::YoloPostProcess::valid();
+                    *p = o.eval_postprocess.clone();
                 }
                 p.conf = self.conf.unwrap_or(p.conf);
                 p.iou = self.iou.unwrap_or(p.iou);
@@ -224,7 +227,11 @@ impl DetectorOptions {
                     }
                     o.input_size = (s, s);
                 }
-                o.letterbox = !self.no_letterbox;
+                // The model's own resize unless one is asked for (Darknet letterboxes; a
+                // trained YOLOv3 / ASFF stretches, as it was trained).
+                if self.letterbox || self.no_letterbox {
+                    o.letterbox = self.letterbox;
+                }
             }
         }
         Ok(det)

@@ -54,7 +54,8 @@ enum Command {
     Eval(Box<args::EvalArgs>),
     /// Train a DBNet / DBNet++ / PP-OCR detector from a TOML recipe (see configs/).
     Train(train::TrainArgs),
-    /// Write a synthetic scene-text dataset (rendered words with exact polygon labels).
+    /// Write a synthetic dataset: scene text (rendered words with exact polygon labels) or,
+    /// with `--task objects`, shapes of 4 classes at varied scales with exact boxes.
     Synth(train::SynthArgs),
     /// Convert text annotations between formats.
     Convert(convert::ConvertArgs),

@@ -6,12 +6,14 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use fusedet::run_dir::{is_run_dir, next_run_dir};
 use fusedet::synth::{Synth, SynthConfig};
+use fusedet::synth_objects::{SynthObjects, SynthObjectsConfig};
 use fusedet::train::{Event, TrainConfig, TrainOptions, train};
 use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Recipe (TOML: [model] [loss] [targets] [postprocess] [eval] [data] [optim] [run]).
+    /// Recipe (TOML: [model] [loss] [targets] [postprocess] [eval] [data] [optim] [run], and
+    /// [objects] for arch = "yolov3").
     /// Optional with --resume (the run directory's config.toml is used).
     pub config: Option<PathBuf>,
     /// Run directory (config, weights/{last,best}.bpk, checkpoints, metrics.csv, curves.png)
@@ -113,6 +115,31 @@ pub fn run(a: TrainArgs) -> Result<()> {
                 r.loss, r.loss_prob, r.loss_thresh, r.loss_binary, r.lr, r.img_per_s
             ));
         }
+        Event::ObjectStep(r) => {
+            bar.set_position(r.step as u64);
+            let t = &r.terms;
+            bar.set_message(format!(
+                "loss {:.3} (anchor {:.3} iou {:.3} xy {:.3} wh {:.3} obj {:.3} cls {:.3}) \
+                 lr {:.2e} {:.2} img/s",
+                r.loss, t.anchor, t.iou, t.xy, t.wh, t.obj, t.cls, r.lr, r.img_per_s
+            ));
+        }
+        Event::ObjectValidated { step, stats, best } => {
+            let line = format!(
+                "step {step}: val AP {:.4} AP50 {:.4} AP_s {:.4} AP_m {:.4} AP_l {:.4}{}",
+                stats.ap,
+                stats.ap50,
+                stats.ap_small,
+                stats.ap_medium,
+                stats.ap_large,
+                if best { " (best)" } else { "" }
+            );
+            if quiet {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
+        }
         Event::Validated { step, scores, best } => {
             let line = format!(
                 "step {step}: val P {:.4} R {:.4} H {:.4}{}",
@@ -166,12 +193,15 @@ pub fn run(a: TrainArgs) -> Result<()> {
         out.display(),
         summary.steps,
         summary.last_loss,
-        match &summary.best {
-            Some((s, v)) => format!(
+        match (&summary.best, &summary.best_ap) {
+            (Some((s, v)), _) => format!(
                 ", best val hmean {:.4} (P {:.4} R {:.4}) at step {s}",
                 v.hmean, v.precision, v.recall
             ),
-            None => String::new(),
+            (None, Some((s, ap, ap50))) => {
+                format!(", best val AP {ap:.4} (AP50 {ap50:.4}) at step {s}")
+            }
+            (None, None) => String::new(),
         }
     );
     println!("metrics: {}", out.join("metrics.csv").display());
@@ -193,10 +223,15 @@ pub struct SynthArgs {
     /// Image size WxH.
     #[arg(long, default_value = "256x256")]
     pub size: String,
-    /// Label format: paddle (labels.txt, polygons) or icdar15 (labels/gt_*.txt; curved words
-    /// keep all their points).
-    #[arg(long, default_value = "paddle")]
-    pub format: String,
+    /// What to draw: text (words, polygon labels) or objects (shapes of 4 classes at varied
+    /// scales, box labels).
+    #[arg(long, default_value = "text")]
+    pub task: String,
+    /// Label format. Text: paddle (labels.txt, polygons) or icdar15 (labels/gt_*.txt; curved
+    /// words keep all their points). Objects: yolo (labels/*.txt, data.yaml, classes.names) or
+    /// coco (the same plus instances.json) [default: paddle for text, yolo for objects].
+    #[arg(long)]
+    pub format: Option<String>,
     /// Fraction of curved words.
     #[arg(long, default_value_t = 0.25)]
     pub curved: f64,
@@ -209,6 +244,11 @@ pub fn synth(a: SynthArgs) -> Result<()> {
         .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
         .filter(|&(w, h)| w >= 64 && h >= 64)
         .with_context(|| format!("--size must be WxH, each at least 64, not `{}`", a.size))?;
+    match a.task.as_str() {
+        "text" => {}
+        "objects" => return synth_objects(&a, w, h),
+        other => bail!("--task must be text or objects, not `{other}`"),
+    }
     let g = Synth::new(SynthConfig {
         width: w,
         height: h,
@@ -237,7 +277,7 @@ pub fn synth(a: SynthArgs) -> Result<()> {
     }
     bar.finish_and_clear();
     let words: usize = samples.iter().map(|s| s.instances.len()).sum();
-    match a.format.as_str() {
+    match a.format.as_deref().unwrap_or("paddle") {
         "paddle" => {
             let p = a.out.join("labels.txt");
             fusedet::data::paddle::write(&samples, &p, &a.out)?;
@@ -259,7 +299,45 @@ pub fn synth(a: SynthArgs) -> Result<()> {
                 p.display()
             );
         }
-        other => bail!("--format must be paddle or icdar15, not `{other}`"),
+        other => bail!("--format must be paddle or icdar15 for text, not `{other}`"),
+    }
+    Ok(())
+}
+
+/// `fusedet synth --task objects`.
+fn synth_objects(a: &SynthArgs, w: u32, h: u32) -> Result<()> {
+    let format = a.format.as_deref().unwrap_or("yolo");
+    if !matches!(format, "yolo" | "coco") {
+        bail!("--format must be yolo or coco for objects, not `{format}`");
+    }
+    let g = SynthObjects::new(SynthObjectsConfig {
+        width: w,
+        height: h,
+        seed: a.seed,
+        max_size: f64::from(w.min(h)) * 0.75,
+        ..SynthObjectsConfig::default()
+    });
+    let ds = g
+        .write(&a.out, a.count)
+        .with_context(|| format!("writing {}", a.out.display()))?;
+    let boxes: usize = ds.samples.iter().map(|s| s.boxes.len()).sum();
+    let images = a.out.join("images");
+    if format == "coco" {
+        let p = a.out.join("instances.json");
+        fusedet::data::objects::write_coco(&ds, &p, &images)?;
+        println!(
+            "{} images, {boxes} boxes: --format coco --images {} --labels {}",
+            a.count,
+            images.display(),
+            p.display()
+        );
+    } else {
+        println!(
+            "{} images, {boxes} boxes: --format yolo --images {} --labels {}",
+            a.count,
+            images.display(),
+            a.out.join("data.yaml").display()
+        );
     }
     Ok(())
 }

@@ -81,6 +81,73 @@ pub fn color_jitter(img: &mut RgbImage, brightness: f64, saturation: f64) {
     }
 }
 
+/// `(r, g, b)` in [0, 255] to OpenCV's 8-bit HSV scale: hue in [0, 180), saturation and value
+/// in [0, 255] (unrounded).
+pub fn rgb_to_hsv([r, g, b]: [f32; 3]) -> [f32; 3] {
+    let v = r.max(g).max(b);
+    let diff = v - r.min(g).min(b);
+    let s = if v > 0.0 { 255.0 * diff / v } else { 0.0 };
+    let h = if diff == 0.0 {
+        0.0
+    } else if v == r {
+        60.0 * (g - b) / diff
+    } else if v == g {
+        120.0 + 60.0 * (b - r) / diff
+    } else {
+        240.0 + 60.0 * (r - g) / diff
+    };
+    [h.rem_euclid(360.0) / 2.0, s, v]
+}
+
+/// The inverse of [`rgb_to_hsv`].
+pub fn hsv_to_rgb([h, s, v]: [f32; 3]) -> [f32; 3] {
+    let h = (h * 2.0).rem_euclid(360.0) / 60.0;
+    let c = v * s / 255.0;
+    let x = c * (1.0 - (h % 2.0 - 1.0).abs());
+    let m = v - c;
+    let (r, g, b) = match h as u32 {
+        0 => (c, x, 0.0),
+        1 => (x, c, 0.0),
+        2 => (0.0, c, x),
+        3 => (0.0, x, c),
+        4 => (x, 0.0, c),
+        _ => (c, 0.0, x),
+    };
+    [r + m, g + m, b + m]
+}
+
+/// SSD's photometric distortion (`_distort` in `data/data_augment.py` of the ASFF reference),
+/// each step with probability 0.5: brightness `+ U(−32, 32)`, contrast `× U(0.5, 1.5)`, hue
+/// `+ U{−18..18}` (mod 180, OpenCV's 8-bit hue), saturation `× U(0.5, 1.5)`; clipped to [0, 255]
+/// after each step. In floating point throughout (OpenCV rounds the HSV image to 8 bits).
+pub fn photometric_distort(img: &mut RgbImage, rng: &mut Rng) {
+    let beta = rng.chance(0.5).then(|| rng.uniform(-32.0, 32.0) as f32);
+    let alpha = rng.chance(0.5).then(|| rng.uniform(0.5, 1.5) as f32);
+    let hue = rng.chance(0.5).then(|| rng.range(-18, 19) as f32);
+    let sat = rng.chance(0.5).then(|| rng.uniform(0.5, 1.5) as f32);
+    let clip = |v: f32| v.clamp(0.0, 255.0);
+    for p in img.pixels_mut() {
+        let mut c = p.0.map(f32::from);
+        if let Some(b) = beta {
+            c = c.map(|v| clip(v + b));
+        }
+        if let Some(a) = alpha {
+            c = c.map(|v| clip(v * a));
+        }
+        if hue.is_some() || sat.is_some() {
+            let [mut h, mut s, v] = rgb_to_hsv(c);
+            if let Some(d) = hue {
+                h = (h + d).rem_euclid(180.0);
+            }
+            if let Some(a) = sat {
+                s = clip(s * a);
+            }
+            c = hsv_to_rgb([h, s, v]);
+        }
+        p.0 = c.map(|v| clip(v.round()) as u8);
+    }
+}
+
 /// Horizontal flip: `x' = (W - 1) - x`, vertex order reversed to keep the orientation.
 pub fn hflip(img: &mut RgbImage, polys: &mut [TextInstance]) {
     image::imageops::flip_horizontal_in_place(img);
@@ -324,6 +391,35 @@ pub fn augment(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hsv_round_trips_and_photometric_distortion_is_seeded() {
+        let mut rng = Rng::new(1);
+        for _ in 0..1000 {
+            let c = [0; 3].map(|_: i32| rng.range(0, 256) as f32);
+            let hsv = rgb_to_hsv(c);
+            assert!((0.0..180.0).contains(&hsv[0]), "{c:?} -> {hsv:?}");
+            let back = hsv_to_rgb(hsv);
+            for k in 0..3 {
+                assert!(
+                    (back[k] - c[k]).abs() < 1e-3,
+                    "{c:?} -> {hsv:?} -> {back:?}"
+                );
+            }
+        }
+        // OpenCV's scale: pure red, green, blue at hue 0, 60, 120.
+        assert_eq!(rgb_to_hsv([255.0, 0.0, 0.0]), [0.0, 255.0, 255.0]);
+        assert_eq!(rgb_to_hsv([0.0, 255.0, 0.0])[0], 60.0);
+        assert_eq!(rgb_to_hsv([0.0, 0.0, 255.0])[0], 120.0);
+        let img = RgbImage::from_fn(16, 8, |x, y| Rgb([(x * 15) as u8, (y * 30) as u8, 90]));
+        let run = |seed| {
+            let mut i = img.clone();
+            photometric_distort(&mut i, &mut Rng::new(seed));
+            i
+        };
+        assert_eq!(run(3), run(3));
+        assert!((0..8).any(|s| run(s) != img));
+    }
 
     fn word_image() -> (RgbImage, Vec<TextInstance>) {
         let mut img = RgbImage::from_pixel(200, 100, Rgb([30, 30, 30]));

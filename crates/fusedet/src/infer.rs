@@ -152,6 +152,18 @@ impl Detector {
             }
             ModelSource::RunDir(dir) => {
                 let (mut model, recipe) = run_dir::load(&dir, device)?;
+                if let DetModel::Yolo(m) = model {
+                    let classes = m.heads()[0].num_classes();
+                    let names = run_dir::read_names(&dir, classes)?;
+                    let o = recipe.objects;
+                    return Ok(Self::Object(Box::new(ObjectDetector::from_yolov3(
+                        m,
+                        names,
+                        o.input_size,
+                        [o.postprocess, o.val_postprocess],
+                        device,
+                    ))));
+                }
                 model.fold_for_inference();
                 let mut det = TextDetector::new(model, device.clone());
                 det.preprocess = recipe.eval;

@@ -24,6 +24,7 @@ pub mod preprocess;
 pub mod rng;
 pub mod run_dir;
 pub mod synth;
+pub mod synth_objects;
 pub mod targets;
 pub mod train;
 pub mod zoo;

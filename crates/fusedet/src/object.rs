@@ -1,6 +1,8 @@
-//! Object detection with Darknet YOLOv3-family models: [`ObjectDetector`] loads a `.cfg` +
+//! Object detection with YOLOv3-family models: [`ObjectDetector`] loads a Darknet `.cfg` +
 //! `.weights` (+ class names) into fusedet's [`DarknetNet`] and runs Darknet's letterbox,
-//! network, `[yolo]` decoding and `do_nms_sort` ([`crate::postprocess::yolo`]).
+//! network, `[yolo]` decoding and `do_nms_sort` ([`crate::postprocess::yolo`]); or it holds a
+//! YOLOv3 / ASFF model trained by `fusedet train` ([`ObjectNet::YoloV3`], from a run
+//! directory), whose guided-anchor boxes go through the same NMS and results.
 //!
 //! ```no_run
 //! let device = fusedet::burn::tensor::Device::default();
@@ -21,7 +23,35 @@ use crate::detection::Detection;
 use crate::error::{DarknetError, Error, TrainError};
 use crate::import::darknet::{DarknetCfg, DarknetWeights, LayerKind};
 use crate::model::darknet::DarknetNet;
-use crate::postprocess::yolo::{Letterboxed, LevelOutput, YoloPostProcess, letterbox, postprocess};
+use crate::model::yolov3::YoloV3;
+use crate::postprocess::yolo::{
+    Letterboxed, LevelOutput, RawDetection, YoloPostProcess, do_nms_sort, letterbox, postprocess,
+    to_detections,
+};
+
+/// ImageNet mean and standard deviation (RGB), the YOLOv3 / ASFF input normalisation.
+pub const IMAGENET_MEAN_STD: ([f32; 3], [f32; 3]) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
+
+/// Normalises planar RGB in [0, 1] (`3 × plane`) with [`IMAGENET_MEAN_STD`] in place.
+pub fn normalize_imagenet(planar: &mut [f32]) {
+    let plane = planar.len() / 3;
+    let (mean, std) = IMAGENET_MEAN_STD;
+    for (k, ch) in planar.chunks_exact_mut(plane).enumerate() {
+        for v in ch {
+            *v = (*v - mean[k]) / std[k];
+        }
+    }
+}
+
+/// The network of an [`ObjectDetector`].
+#[allow(clippy::large_enum_variant)]
+pub enum ObjectNet {
+    /// A Darknet cfg network: `[yolo]` layers decoded as Darknet does; input in [0, 1].
+    Darknet(DarknetNet),
+    /// A YOLOv3 / ASFF model (`arch = "yolov3"`): guided anchors, decoded by the model
+    /// ([`YoloV3::decode`]); input normalised with [`IMAGENET_MEAN_STD`], square.
+    YoloV3(YoloV3),
+}
 
 /// The files of a Darknet model.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,7 +131,9 @@ pub fn read_names(path: &Path, classes: usize) -> Result<Vec<String>, DarknetErr
 }
 
 /// One `[yolo]` level's raw output for one image: `anchors × (5 + classes)` channels of
-/// `h × w`, channel-major.
+/// `h × w`, channel-major. For a YOLOv3 / ASFF model ([`ObjectNet::YoloV3`]) there is one
+/// entry per image: the decoded rows `(x, y, w, h, objectness, classes...)` in network-input
+/// pixels, `h` rows of `w = 5 + classes` values.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RawLevel {
     /// Values.
@@ -112,9 +144,10 @@ pub struct RawLevel {
     pub w: usize,
 }
 
-/// A YOLOv3-family object detector with Darknet's pre- and post-processing.
+/// A YOLOv3-family object detector: a Darknet model with Darknet's pre- and post-processing,
+/// or a trained YOLOv3 / ASFF model ([`ObjectNet`]).
 pub struct ObjectDetector {
-    net: DarknetNet,
+    net: ObjectNet,
     device: Device,
     /// Class names (`class0`, ... when the model came without names).
     pub names: Vec<String>,
@@ -124,6 +157,9 @@ pub struct ObjectDetector {
     pub letterbox: bool,
     /// Thresholds.
     pub postprocess: YoloPostProcess,
+    /// Thresholds for evaluation (`fusedet eval`): Darknet's `detector valid`, or a trained
+    /// model's validation settings.
+    pub eval_postprocess: YoloPostProcess,
 }
 
 impl ObjectDetector {
@@ -168,27 +204,54 @@ impl ObjectDetector {
         let net = DarknetNet::from_weights(&cfg, &weights, device)?;
         Ok(Self {
             input_size: (cfg.input[2], cfg.input[1]),
-            net,
+            net: ObjectNet::Darknet(net),
             device: device.clone(),
             names,
             letterbox: true,
             postprocess: YoloPostProcess::default(),
+            eval_postprocess: YoloPostProcess::valid(),
         })
     }
 
+    /// A YOLOv3 / ASFF model with its class names, at a square input of `input_size`
+    /// (stretched, not letterboxed, as the model was trained), with the thresholds of
+    /// detection and of evaluation.
+    pub fn from_yolov3(
+        model: YoloV3,
+        names: Vec<String>,
+        input_size: usize,
+        [postprocess, eval_postprocess]: [YoloPostProcess; 2],
+        device: &Device,
+    ) -> Self {
+        Self {
+            net: ObjectNet::YoloV3(model),
+            device: device.clone(),
+            names,
+            input_size: (input_size, input_size),
+            letterbox: false,
+            postprocess,
+            eval_postprocess,
+        }
+    }
+
     /// The network.
-    pub fn net(&self) -> &DarknetNet {
+    pub fn net(&self) -> &ObjectNet {
         &self.net
     }
 
-    /// Stage 1: the network input.
+    /// Stage 1: the network input (letterboxed or stretched; normalised with
+    /// [`IMAGENET_MEAN_STD`] for a YOLOv3 / ASFF model).
     pub fn prepare(&self, img: &RgbImage) -> Letterboxed {
         let (w, h) = self.input_size;
-        letterbox(img, w, h, self.letterbox)
+        let mut l = letterbox(img, w, h, self.letterbox);
+        if let ObjectNet::YoloV3(_) = self.net {
+            normalize_imagenet(&mut l.data);
+        }
+        l
     }
 
     /// Stage 2: the raw `[yolo]` outputs of prepared images, per image per level, with the
-    /// grid size of each level.
+    /// grid size of each level (a YOLOv3 / ASFF model: its decoded rows, see [`RawLevel`]).
     pub fn predict(&self, batch: &[&Letterboxed]) -> Result<Vec<Vec<RawLevel>>, Error> {
         if batch.is_empty() {
             return Ok(Vec::new());
@@ -200,8 +263,31 @@ impl ObjectDetector {
             data.extend_from_slice(&p.data);
         }
         let x = Tensor::<4>::from_data(TensorData::new(data, [n, 3, h, w]), &self.device);
+        let read = |t: Tensor<3>| -> Result<Vec<f32>, Error> {
+            Ok(t.into_data()
+                .try_to_vec()
+                .map_err(|e| TrainError::Readback(format!("{e:?}")))?)
+        };
+        let net = match &self.net {
+            ObjectNet::Darknet(net) => net,
+            ObjectNet::YoloV3(m) => {
+                let rows = m.decode(&m.forward(x));
+                let [_, r, c] = rows.dims();
+                let v = read(rows)?;
+                return Ok(v
+                    .chunks_exact(r * c)
+                    .map(|chunk| {
+                        vec![RawLevel {
+                            data: chunk.to_vec(),
+                            h: r,
+                            w: c,
+                        }]
+                    })
+                    .collect());
+            }
+        };
         let mut per_image: Vec<Vec<RawLevel>> = vec![Vec::new(); n];
-        for out in self.net.forward(x) {
+        for out in net.forward(x) {
             let [_, c, lh, lw] = out.raw.dims();
             let v: Vec<f32> = out
                 .raw
@@ -221,6 +307,9 @@ impl ObjectDetector {
 
     /// Stage 3: detections in original image coordinates.
     pub fn postprocess(&self, levels: &[RawLevel], prepared: &Letterboxed) -> Vec<Detection> {
+        if let ObjectNet::YoloV3(_) = self.net {
+            return self.postprocess_rows(levels, prepared);
+        }
         let layers = self.yolo_layers();
         let lv: Vec<LevelOutput> = levels
             .iter()
@@ -235,9 +324,57 @@ impl ObjectDetector {
         postprocess(&lv, &prepared.placement, &self.names, &self.postprocess)
     }
 
+    /// [`ObjectDetector::postprocess`] of decoded YOLOv3 / ASFF rows: score = objectness ×
+    /// class probability (zero unless above `conf`), boxes mapped back to the image, then
+    /// Darknet's per-class NMS and results.
+    fn postprocess_rows(&self, levels: &[RawLevel], prepared: &Letterboxed) -> Vec<Detection> {
+        let p = &prepared.placement;
+        let cfg = &self.postprocess;
+        let (sx, sy) = (
+            p.src_w as f32 / p.new_w as f32,
+            p.src_h as f32 / p.new_h as f32,
+        );
+        let (ox, oy) = (
+            (p.net_w - p.new_w) as f32 / 2.0,
+            (p.net_h - p.new_h) as f32 / 2.0,
+        );
+        let mut dets = Vec::new();
+        let mut classes = 0;
+        for l in levels {
+            classes = l.w.saturating_sub(5);
+            for r in l.data.chunks_exact(l.w) {
+                let objectness = r[4];
+                if objectness <= cfg.conf {
+                    continue;
+                }
+                let prob: Vec<f32> = r[5..]
+                    .iter()
+                    .map(|&c| {
+                        let v = objectness * c;
+                        if v > cfg.conf { v } else { 0.0 }
+                    })
+                    .collect();
+                if prob.iter().all(|&v| v == 0.0) {
+                    continue;
+                }
+                dets.push(RawDetection {
+                    bbox: [(r[0] - ox) * sx, (r[1] - oy) * sy, r[2] * sx, r[3] * sy],
+                    objectness,
+                    prob,
+                });
+            }
+        }
+        if cfg.iou > 0.0 {
+            do_nms_sort(&mut dets, classes, cfg.iou);
+        }
+        to_detections(&dets, &self.names, p, cfg.conf, cfg.max_det)
+    }
+
     fn yolo_layers(&self) -> Vec<&crate::import::darknet::Yolo> {
-        self.net
-            .cfg()
+        let ObjectNet::Darknet(net) = &self.net else {
+            return Vec::new();
+        };
+        net.cfg()
             .layers
             .iter()
             .filter_map(|l| match &l.kind {
@@ -263,6 +400,11 @@ impl ObjectDetector {
         if w == 0 || h == 0 || !w.is_multiple_of(32) || !h.is_multiple_of(32) {
             return Err(Error::Input(format!(
                 "the network input must be a multiple of 32, not {w}x{h}"
+            )));
+        }
+        if matches!(self.net, ObjectNet::YoloV3(_)) && w != h {
+            return Err(Error::Input(format!(
+                "a YOLOv3 / ASFF model needs a square input, not {w}x{h}"
             )));
         }
         let mut out = Vec::with_capacity(images.len());
@@ -351,6 +493,59 @@ mod tests {
             }
         }
         assert!(batched.iter().any(|b| !b.is_empty()));
+    }
+
+    #[test]
+    fn yolov3_rows_map_back_to_the_image_stretched_or_letterboxed() {
+        let device = Device::default();
+        let spec = crate::model::yolov3::YoloV3Spec {
+            num_classes: 2,
+            width: 0.125,
+            ..Default::default()
+        };
+        let post = YoloPostProcess {
+            conf: 0.1,
+            iou: 0.5,
+            max_det: None,
+        };
+        let mut det = ObjectDetector::from_yolov3(
+            spec.init(&device),
+            vec!["a".into(), "b".into()],
+            64,
+            [post, YoloPostProcess::valid()],
+            &device,
+        );
+        // Centre (32, 32), 16 x 8 input pixels, objectness 0.9, classes 0.2 / 0.8; a second
+        // row below the threshold.
+        let rows = [RawLevel {
+            data: vec![
+                32.0, 32.0, 16.0, 8.0, 0.9, 0.2, 0.8, //
+                10.0, 10.0, 4.0, 4.0, 0.05, 0.9, 0.9,
+            ],
+            h: 2,
+            w: 7,
+        }];
+        let img = RgbImage::new(128, 64);
+        let boxes = |det: &ObjectDetector| -> Vec<(usize, [f64; 4], f64)> {
+            det.postprocess(&rows, &det.prepare(&img))
+                .iter()
+                .map(|d| {
+                    let crate::Shape::Box(b) = d.shape else {
+                        panic!("a box")
+                    };
+                    (d.class_id.unwrap(), b, d.score)
+                })
+                .collect()
+        };
+        // Stretched: x scaled by 2, y by 1; both classes pass 0.1 (0.72 and 0.18).
+        let got = boxes(&det);
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].0, got[0].1), (1, [48.0, 28.0, 80.0, 36.0]));
+        assert!((got[0].2 - 0.72).abs() < 1e-6 && (got[1].2 - 0.18).abs() < 1e-6);
+        assert_eq!(got[1].0, 0);
+        // Letterboxed: the image is 64 x 32 at y = 16 of the input, scaled by 2 both ways.
+        det.letterbox = true;
+        assert_eq!(boxes(&det)[0].1, [48.0, 24.0, 80.0, 40.0]);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!   weights/best.bpk, best.json  the best validation so far, and its step and scores
 //!   checkpoints/step-NNNNNNNN/   model, optimizer, EMA and state.json: what --resume reads
 //!   metrics.csv, curves.png
+//!   names.txt                    object detectors: the class names, one per line
 //! ```
 //!
 //! Every file is written to a temporary name and renamed into place; checkpoint directories
@@ -258,6 +259,19 @@ pub struct InferenceRecipe {
     /// `[eval]`: the test-time resize.
     #[serde(default)]
     pub eval: PreprocessConfig,
+    /// `[objects]`: an object detector's input size and thresholds.
+    #[serde(default)]
+    pub objects: crate::train::ObjectTrainConfig,
+}
+
+/// An object detector's class names, `names.txt` in its run directory (one per line); `count`
+/// is the model's class count (`class0`, ... when the file is missing).
+pub fn read_names(run: &Path, count: usize) -> Result<Vec<String>, Error> {
+    let path = run.join(crate::train::objects::NAMES);
+    if !path.is_file() {
+        return Ok((0..count).map(|i| format!("class{i}")).collect());
+    }
+    Ok(crate::object::read_names(&path, count)?)
 }
 
 /// Reads a run's recipe for inference.

@@ -90,6 +90,7 @@ fn parameter_paths_are_the_reference_state_dict_keys() {
             asff: variant != "baseline",
             rfb: variant == "asff_rfb",
             dropblock: false,
+            width: 1.0,
         };
         let want: BTreeMap<String, Vec<usize>> = keys
             .into_iter()

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dbnet::{DbNet, DbNetSpec};
 use super::head::DbMaps;
+use super::yolov3::{YoloV3, YoloV3Spec};
 use crate::error::{ConfigError, Error};
 use crate::import::{LoadParams, ParamStream};
 
@@ -19,6 +20,8 @@ use crate::import::{LoadParams, ParamStream};
 pub enum ModelSpec {
     /// DBNet / DBNet++ / PP-OCR mobile det (backbone + neck + DB head).
     Dbnet(DbNetSpec),
+    /// YOLOv3 / ASFF object detector (Darknet-53 + neck + guided-anchoring heads).
+    Yolov3(YoloV3Spec),
 }
 
 impl Default for ModelSpec {
@@ -32,13 +35,20 @@ impl ModelSpec {
     pub fn validate(&self) -> Result<(), ConfigError> {
         match self {
             Self::Dbnet(s) => s.validate(),
+            Self::Yolov3(s) => s.validate(),
         }
+    }
+
+    /// Whether the model detects objects (boxes with classes) rather than text.
+    pub fn is_objects(&self) -> bool {
+        matches!(self, Self::Yolov3(_))
     }
 
     /// Whether batch norms stay in inference mode while training.
     pub fn norm_eval(&self) -> bool {
         match self {
             Self::Dbnet(s) => s.norm_eval,
+            Self::Yolov3(_) => false,
         }
     }
 }
@@ -58,9 +68,12 @@ impl burn::module::ModuleMapper for NormEval {
 
 /// A trainable detector.
 #[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum DetModel {
     /// DBNet family.
     Db(DbNet),
+    /// YOLOv3 / ASFF.
+    Yolo(YoloV3),
 }
 
 impl DetModel {
@@ -86,6 +99,7 @@ impl DetModel {
                 m.head = m.head.with_thresh_branch(device);
                 Self::Db(m)
             }
+            ModelSpec::Yolov3(s) => Self::Yolo(s.init(device)),
         };
         if spec.norm_eval() {
             model = model.map(&mut NormEval);
@@ -97,20 +111,45 @@ impl DetModel {
     pub fn fold_for_inference(&mut self) {
         match self {
             Self::Db(m) => m.fold_for_inference(),
+            Self::Yolo(_) => {}
         }
     }
 
     /// Inference: the probability map `[n, 1, H, W]`.
+    ///
+    /// # Panics
+    /// On an object detector (see [`DetModel::yolo`]).
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
             Self::Db(m) => m.forward(x),
+            Self::Yolo(_) => panic!("a YOLOv3 model has no probability map"),
         }
     }
 
     /// Training outputs.
+    ///
+    /// # Panics
+    /// On an object detector (see [`DetModel::yolo`]).
     pub fn forward_train(&self, x: Tensor<4>) -> DbMaps {
         match self {
             Self::Db(m) => m.forward_train(x),
+            Self::Yolo(_) => panic!("a YOLOv3 model has no DB maps"),
+        }
+    }
+
+    /// The YOLOv3 / ASFF model, if this is one.
+    pub fn yolo(&self) -> Option<&YoloV3> {
+        match self {
+            Self::Yolo(m) => Some(m),
+            Self::Db(_) => None,
+        }
+    }
+
+    /// The YOLOv3 / ASFF model, mutably, if this is one.
+    pub fn yolo_mut(&mut self) -> Option<&mut YoloV3> {
+        match self {
+            Self::Yolo(m) => Some(m),
+            Self::Db(_) => None,
         }
     }
 }
@@ -184,7 +223,9 @@ mod tests {
                 ..small()
             });
             let m = DetModel::build(&spec, &device, false).unwrap();
-            let DetModel::Db(db) = &m;
+            let DetModel::Db(db) = &m else {
+                unreachable!("a DBNet spec builds a DBNet")
+            };
             let mean = || {
                 db.head
                     .binarize
@@ -216,7 +257,9 @@ mod tests {
             "arch = \"dbnet\"\n[backbone]\ntype = \"resnet50\"\n[neck]\ntype = \"fpnc\"\nasf = true",
         )
         .unwrap();
-        let ModelSpec::Dbnet(s) = &spec;
+        let ModelSpec::Dbnet(s) = &spec else {
+            panic!("arch = dbnet")
+        };
         assert_eq!(
             s.backbone,
             BackboneSpec::Resnet50 {

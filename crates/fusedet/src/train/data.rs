@@ -19,6 +19,7 @@ use crate::error::Error;
 use crate::preprocess::{LoadOptions, PreprocessConfig, load_image, load_image_checked};
 use crate::rng::Rng;
 use crate::synth::{Synth, SynthConfig};
+use crate::synth_objects::SynthObjectsConfig;
 use crate::targets::DbTargetConfig;
 
 const ORDER: u64 = 0x004f_5244_4552;
@@ -50,6 +51,62 @@ pub enum DataSource {
         #[serde(default)]
         synth: SynthConfig,
     },
+    /// Objects: YOLO txt labels (`labels/<stem>.txt` for each image).
+    Yolo {
+        /// Image directory.
+        images: PathBuf,
+        /// Label directory.
+        labels: PathBuf,
+        /// Class names: a dataset yaml (`names:`) or a `.names` file (one per line).
+        names: PathBuf,
+        /// Skip this many images (file-name order).
+        #[serde(default)]
+        skip: usize,
+        /// Use at most this many images.
+        limit: Option<usize>,
+    },
+    /// Objects: a COCO instances json.
+    Coco {
+        /// The json.
+        json: PathBuf,
+        /// The directory its `file_name`s are relative to.
+        images: PathBuf,
+        /// Skip this many images (json order).
+        #[serde(default)]
+        skip: usize,
+        /// Use at most this many images.
+        limit: Option<usize>,
+    },
+    /// Objects: Pascal VOC xml (`annotations/<stem>.xml` for each image).
+    Voc {
+        /// Image directory.
+        images: PathBuf,
+        /// Annotation directory.
+        annotations: PathBuf,
+        /// Class order, one name per line (default: the sorted names found).
+        names: Option<PathBuf>,
+        /// Skip this many images (file-name order).
+        #[serde(default)]
+        skip: usize,
+        /// Use at most this many images.
+        limit: Option<usize>,
+    },
+    /// Objects: `count` images of the synthetic shape generator.
+    #[serde(rename = "synth_objects")]
+    SynthObjects {
+        /// Number of images.
+        count: usize,
+        /// Generator settings (its seed makes a held-out set when it differs).
+        #[serde(default)]
+        synth: SynthObjectsConfig,
+    },
+}
+
+impl DataSource {
+    /// Whether this is an object-detection source (boxes with classes) rather than text.
+    pub fn is_objects(&self) -> bool {
+        !matches!(self, Self::Files { .. } | Self::Synth { .. })
+    }
 }
 
 /// What [`Dataset::open_checked`] found.
@@ -104,6 +161,14 @@ impl Dataset {
                     .into());
                 }
                 Self::Synth(Arc::new(Synth::new(synth.clone())), *count)
+            }
+            _ => {
+                return Err(crate::error::ConfigError::invalid(
+                    "data.train.kind",
+                    "an object dataset (boxes with classes) cannot train a text detector; \
+                     arch = \"yolov3\" trains on it",
+                )
+                .into());
             }
         })
     }
@@ -288,21 +353,32 @@ impl SampleMaker {
         batch: usize,
         prefetch: usize,
     ) -> Receiver<Result<Batch, Error>> {
-        let (tx, rx) = sync_channel(prefetch.max(1));
-        std::thread::Builder::new()
-            .name("fusedet-loader".into())
-            .spawn(move || {
-                for m in from..to {
-                    let b = self.batch(m, batch);
-                    let failed = b.is_err();
-                    if tx.send(b).is_err() || failed {
-                        return;
-                    }
-                }
-            })
-            .expect("spawning the data loader thread");
-        rx
+        spawn_loader(from..to, prefetch, move |m| self.batch(m, batch))
     }
+}
+
+/// Starts a worker thread calling `make(m)` for `m` in `range`, in order, at most `prefetch`
+/// results ahead of the receiver; it stops after the first error or when the receiver is
+/// dropped.
+pub fn spawn_loader<B: Send + 'static>(
+    range: std::ops::Range<usize>,
+    prefetch: usize,
+    make: impl Fn(usize) -> Result<B, Error> + Send + 'static,
+) -> Receiver<Result<B, Error>> {
+    let (tx, rx) = sync_channel(prefetch.max(1));
+    std::thread::Builder::new()
+        .name("fusedet-loader".into())
+        .spawn(move || {
+            for m in range {
+                let b = make(m);
+                let failed = b.is_err();
+                if tx.send(b).is_err() || failed {
+                    return;
+                }
+            }
+        })
+        .expect("spawning the data loader thread");
+    rx
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! The run directory's layout and its reading for inference live in [`crate::run_dir`].
 
 pub mod data;
+pub mod objects;
 pub mod plot;
 
 use std::fmt::Write as _;
@@ -38,6 +39,7 @@ use crate::run_dir::{
 };
 use crate::targets::DbTargetConfig;
 pub use data::{DataSource, Dataset, SampleMaker};
+pub use objects::{ObjectMetricsRow, ObjectSet, ObjectTrainConfig};
 
 /// Which optimizer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -48,6 +50,17 @@ pub enum OptimKind {
     Sgd,
     /// Adam (PaddleOCR's PP-OCR det recipes).
     Adam,
+}
+
+/// The learning-rate decay after warm-up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Decay {
+    /// Polynomial to 0 at `steps` (MindOCR, PaddleOCR).
+    #[default]
+    Poly,
+    /// Constant, then a half cosine to `min_lr` (the ASFF reference).
+    Cosine,
 }
 
 /// The `[optim]` section: optimizer, schedule, batch, EMA.
@@ -62,12 +75,23 @@ pub struct OptimConfig {
     pub momentum: f64,
     /// L2 weight decay on all parameters (MindOCR `filter_bias_and_bn: false`).
     pub weight_decay: f64,
-    /// Linear warm-up from 0 over this many steps.
+    /// Warm-up from 0 over this many steps.
     pub warmup_steps: usize,
+    /// Shape of the warm-up: `lr · (step / warmup_steps)^warmup_power` (1: linear; 4: the
+    /// YOLOv3 burn-in).
+    pub warmup_power: f64,
     /// Total optimizer steps; the polynomial decay reaches 0 here.
     pub steps: usize,
+    /// The decay after warm-up.
+    pub decay: Decay,
     /// Power of the polynomial decay.
     pub power: f64,
+    /// Cosine: the peak rate is held until this step (at least the end of the warm-up).
+    pub hold_until: usize,
+    /// Cosine: the rate reaches `min_lr` at this step (0: at `steps`) and stays there.
+    pub decay_until: usize,
+    /// Cosine: the floor.
+    pub min_lr: f64,
     /// Images per micro-batch.
     pub batch_size: usize,
     /// Micro-batches per optimizer step (gradient accumulation).
@@ -88,8 +112,13 @@ impl Default for OptimConfig {
             momentum: 0.9,
             weight_decay: 1e-4,
             warmup_steps: 0,
+            warmup_power: 1.0,
             steps: 1000,
+            decay: Decay::Poly,
             power: 0.9,
+            hold_until: 0,
+            decay_until: 0,
+            min_lr: 0.0,
             batch_size: 8,
             accumulate: 1,
             ema: false,
@@ -100,15 +129,38 @@ impl Default for OptimConfig {
 }
 
 impl OptimConfig {
-    /// Learning rate for optimizer step `step` (0-based): linear warm-up from 0, then
-    /// `lr · (1 − (step − warmup) / (steps − warmup))^power`.
+    /// Learning rate for optimizer step `step` (0-based): warm-up from 0
+    /// (`lr · (step / warmup)^warmup_power`), then either `lr · (1 − (step − warmup) / (steps
+    /// − warmup))^power` (poly) or `lr` until `hold_until`, a half cosine down to `min_lr` at
+    /// `decay_until`, and `min_lr` after (cosine: the ASFF reference's schedule, per step).
     pub fn learning_rate(&self, step: usize) -> f64 {
         if step < self.warmup_steps {
-            return self.lr * step as f64 / self.warmup_steps as f64;
+            return self.lr * (step as f64 / self.warmup_steps as f64).powf(self.warmup_power);
         }
-        let span = self.steps.saturating_sub(self.warmup_steps).max(1) as f64;
-        let t = ((step - self.warmup_steps) as f64 / span).min(1.0);
-        self.lr * (1.0 - t).powf(self.power)
+        match self.decay {
+            Decay::Poly => {
+                let span = self.steps.saturating_sub(self.warmup_steps).max(1) as f64;
+                let t = ((step - self.warmup_steps) as f64 / span).min(1.0);
+                self.lr * (1.0 - t).powf(self.power)
+            }
+            Decay::Cosine => {
+                let start = self.hold_until.max(self.warmup_steps);
+                let end = if self.decay_until == 0 {
+                    self.steps
+                } else {
+                    self.decay_until
+                };
+                if step < start {
+                    self.lr
+                } else if step >= end {
+                    self.min_lr
+                } else {
+                    let t = (step - start) as f64 / (end - start) as f64;
+                    self.min_lr
+                        + 0.5 * (self.lr - self.min_lr) * (1.0 + (std::f64::consts::PI * t).cos())
+                }
+            }
+        }
     }
 
     fn build(&self) -> ModuleOptimizer {
@@ -203,6 +255,9 @@ pub struct TrainConfig {
     /// Seed, validation and checkpoint cadence.
     #[serde(default)]
     pub run: RunConfig,
+    /// Object detectors (`arch = "yolov3"`): input size, loss, augmentation, post-processing.
+    #[serde(default)]
+    pub objects: ObjectTrainConfig,
 }
 
 impl TrainConfig {
@@ -246,6 +301,27 @@ impl TrainConfig {
         }
         if o.lr.is_nan() || o.lr <= 0.0 || !o.lr.is_finite() {
             return bad("optim.lr", "must be a positive number");
+        }
+        if self.model.is_objects() != self.data.train.is_objects() {
+            return bad(
+                "data.train.kind",
+                if self.model.is_objects() {
+                    "a YOLOv3 model trains on object data (yolo, coco, voc, synth_objects)"
+                } else {
+                    "a text detector trains on text data (files, synth)"
+                },
+            );
+        }
+        if let Some(v) = &self.data.val
+            && v.is_objects() != self.model.is_objects()
+        {
+            return bad(
+                "data.val.kind",
+                "must be the same kind of data as data.train",
+            );
+        }
+        if self.model.is_objects() {
+            self.objects.validate()?;
         }
         if !self.data.augment.crop_size.is_multiple_of(32) || self.data.augment.crop_size == 0 {
             return bad(
@@ -352,6 +428,8 @@ pub enum Event<'a> {
     },
     /// A step finished.
     Step(&'a MetricsRow),
+    /// A step of an object detector finished.
+    ObjectStep(&'a ObjectMetricsRow),
     /// A checkpoint was written.
     Checkpoint(&'a Path),
     /// The data was checked before the first step (see [`Dataset::open_checked`]).
@@ -381,6 +459,15 @@ pub enum Event<'a> {
         /// Whether it is the best so far (saved to `weights/best.bpk`).
         best: bool,
     },
+    /// Validation of an object detector ran (COCO bbox metrics).
+    ObjectValidated {
+        /// Step.
+        step: usize,
+        /// The 12 COCOeval numbers.
+        stats: &'a crate::metric::coco::CocoStats,
+        /// Whether its AP is the best so far (saved to `weights/best.bpk`).
+        best: bool,
+    },
 }
 
 /// Options of one invocation (not part of the recipe).
@@ -406,11 +493,14 @@ pub struct TrainSummary {
     pub last_loss: f64,
     /// Best validation scores and their step.
     pub best: Option<(usize, Scores)>,
+    /// Object detectors: the best validation COCO AP (0.5:0.95) and AP50, and their step.
+    pub best_ap: Option<(usize, f64, f64)>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct RunState {
     step: usize,
+    /// The best validation score: hmean for text, COCO AP for objects.
     best_hmean: Option<f64>,
     best_step: Option<usize>,
     seed: u64,
@@ -595,6 +685,25 @@ fn open_data(
         }
         None => None,
     };
+    let empty = [(Some(&train_set), "data.train"), (val.as_ref(), "data.val")]
+        .into_iter()
+        .find(|(set, _)| set.is_some_and(Dataset::is_empty))
+        .map(|(_, key)| key);
+    settle_problems(cfg, out, check, empty, on_event)?;
+    Ok((train_set, val))
+}
+
+/// Acts on what the data check found: nothing (a list from an earlier invocation is removed),
+/// or the problems, which stop training unless `data.skip_bad` (then they are listed in
+/// `out/skipped.txt` and training goes on without their images, unless `empty` names a set
+/// with no image left).
+fn settle_problems(
+    cfg: &TrainConfig,
+    out: &Path,
+    check: data::DataCheck,
+    empty: Option<&str>,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<(), Error> {
     let problems = check.problems;
     let list = out.join(SKIPPED);
     if problems.is_empty() {
@@ -606,7 +715,7 @@ fn open_data(
             problems: 0,
             list: None,
         });
-        return Ok((train_set, val));
+        return Ok(());
     }
     if !cfg.data.skip_bad {
         return Err(TrainError::BadData {
@@ -624,20 +733,58 @@ fn open_data(
         problems: problems.len(),
         list: Some(&list),
     });
-    for (set, key) in [(Some(&train_set), "data.train"), (val.as_ref(), "data.val")] {
-        if set.is_some_and(Dataset::is_empty) {
-            return Err(ConfigError::invalid(
-                key,
-                format!(
-                    "every image has a problem ({} listed in {})",
-                    problems.len(),
-                    list.display()
-                ),
-            )
-            .into());
-        }
+    if let Some(key) = empty {
+        return Err(ConfigError::invalid(
+            key,
+            format!(
+                "every image has a problem ({} listed in {})",
+                problems.len(),
+                list.display()
+            ),
+        )
+        .into());
     }
-    Ok((train_set, val))
+    Ok(())
+}
+
+/// Writes checkpoint `checkpoints/step-N` (N = `state.step`: model, optimizer, EMA and
+/// `state.json` with their checksums, built aside and renamed whole), then `inference` as
+/// `weights/last.bpk`, and keeps the newest `keep` checkpoints. Returns its directory.
+fn write_checkpoint(
+    out: &Path,
+    model: &DetModel,
+    optim: &ModuleOptimizer,
+    ema: Option<&DetModel>,
+    inference: &DetModel,
+    state: &mut RunState,
+    keep: usize,
+) -> Result<PathBuf, Error> {
+    let name = format!("step-{:08}", state.step);
+    let ck = out.join("checkpoints");
+    let tmp = fresh_tmp(&ck, &name)?;
+    save_module(model, &tmp.join("model.bpk"))?;
+    let op = tmp.join("optim.bpk");
+    optim.save(&op).map_err(rec_err(&op))?;
+    if let Some(e) = ema {
+        save_module(e, &tmp.join("ema.bpk"))?;
+    }
+    let files: &[&str] = if ema.is_some() {
+        &["model.bpk", "optim.bpk", "ema.bpk"]
+    } else {
+        &["model.bpk", "optim.bpk"]
+    };
+    state.files = run_dir::checksums(&tmp, files)?;
+    let sp = tmp.join("state.json");
+    let js = serde_json::to_string_pretty(&state).expect("state serialises");
+    write_atomic(&sp, js.as_bytes()).map_err(io_err(&sp))?;
+    let dst = ck.join(&name);
+    swap_dir(&tmp, &dst)?;
+    save_weights(inference, out, run_dir::LAST)?;
+    let all = run_dir::checkpoints(out);
+    for (_, p) in all.iter().take(all.len().saturating_sub(keep.max(1))) {
+        let _ = std::fs::remove_dir_all(p);
+    }
+    Ok(dst)
 }
 
 /// Runs (or resumes) training as the recipe says, reporting through `on_event`.
@@ -647,6 +794,9 @@ pub fn train(
     on_event: &mut dyn FnMut(Event<'_>),
 ) -> Result<TrainSummary, Error> {
     cfg.validate()?;
+    if cfg.model.is_objects() {
+        return objects::train(cfg, opts, on_event);
+    }
     let out = &opts.out;
     std::fs::create_dir_all(out).map_err(io_err(out))?;
     let cfg_path = out.join(run_dir::CONFIG);
@@ -843,36 +993,19 @@ pub fn train(
         rows.push(row);
         if (cfg.run.checkpoint_every > 0 && done % cfg.run.checkpoint_every == 0) || last {
             write_metrics(out, &rows)?;
-            let name = format!("step-{done:08}");
-            let ck = out.join("checkpoints");
-            let tmp = fresh_tmp(&ck, &name)?;
-            save_module(&model, &tmp.join("model.bpk"))?;
-            let op = tmp.join("optim.bpk");
-            optim.save(&op).map_err(rec_err(&op))?;
-            if let Some(e) = &ema {
-                save_module(e, &tmp.join("ema.bpk"))?;
-            }
             state.step = done;
             state.elapsed_s = row_elapsed;
             state.best_step = best.map(|b| b.0);
             state.best_hmean = best.map(|b| b.1);
-            let files: &[&str] = if ema.is_some() {
-                &["model.bpk", "optim.bpk", "ema.bpk"]
-            } else {
-                &["model.bpk", "optim.bpk"]
-            };
-            state.files = run_dir::checksums(&tmp, files)?;
-            let sp = tmp.join("state.json");
-            let js = serde_json::to_string_pretty(&state).expect("state serialises");
-            write_atomic(&sp, js.as_bytes()).map_err(io_err(&sp))?;
-            let dst = ck.join(&name);
-            swap_dir(&tmp, &dst)?;
-            save_weights(&eval_model(), out, run_dir::LAST)?;
-            let all = run_dir::checkpoints(out);
-            let keep = cfg.run.keep_checkpoints.max(1);
-            for (_, p) in all.iter().take(all.len().saturating_sub(keep)) {
-                let _ = std::fs::remove_dir_all(p);
-            }
+            let dst = write_checkpoint(
+                out,
+                &model,
+                &optim,
+                ema.as_ref(),
+                &eval_model(),
+                &mut state,
+                cfg.run.keep_checkpoints,
+            )?;
             on_event(Event::Checkpoint(&dst));
             write_curves(out, &rows, &format!("fusedet train: {}", out.display()))?;
         }
@@ -888,6 +1021,7 @@ pub fn train(
         steps: total,
         last_loss,
         best: best_scores,
+        best_ap: None,
     })
 }
 
@@ -909,6 +1043,37 @@ mod tests {
         let mid = 150 + (60_000 - 150) / 2;
         assert!((o.learning_rate(mid) - 0.007 * 0.5f64.powf(0.9)).abs() < 1e-9);
         assert_eq!(o.learning_rate(60_000), 0.0);
+    }
+
+    #[test]
+    fn cosine_schedule_burns_in_holds_and_decays_to_the_floor() {
+        let o = OptimConfig {
+            lr: 1e-3,
+            warmup_steps: 100,
+            warmup_power: 4.0,
+            decay: Decay::Cosine,
+            hold_until: 400,
+            decay_until: 2400,
+            min_lr: 1e-5,
+            steps: 3000,
+            ..OptimConfig::default()
+        };
+        assert_eq!(o.learning_rate(0), 0.0);
+        assert!((o.learning_rate(50) - 1e-3 / 16.0).abs() < 1e-15);
+        assert_eq!(o.learning_rate(100), 1e-3);
+        assert_eq!(o.learning_rate(399), 1e-3);
+        assert_eq!(o.learning_rate(400), 1e-3);
+        let mid = o.learning_rate(1400);
+        assert!((mid - (1e-5 + 0.5 * (1e-3 - 1e-5))).abs() < 1e-12, "{mid}");
+        assert!(o.learning_rate(2399) > 1e-5 && o.learning_rate(2399) < 1.0001e-5);
+        assert_eq!(o.learning_rate(2400), 1e-5);
+        assert_eq!(o.learning_rate(2999), 1e-5);
+        let end_at_steps = OptimConfig {
+            decay_until: 0,
+            ..o
+        };
+        assert_eq!(end_at_steps.learning_rate(3000), 1e-5);
+        assert!(end_at_steps.learning_rate(2400) > 1e-5);
     }
 
     #[test]

@@ -72,6 +72,7 @@ impl Fixture {
             asff: self.variant != "baseline",
             rfb: self.variant == "asff_rfb",
             dropblock: false,
+            width: 1.0,
         }
     }
 

@@ -77,20 +77,48 @@ impl Asff {
     /// # Panics
     /// If `level > 2`.
     pub fn new(level: usize, rfb: bool, device: &Device) -> Self {
+        Self::with_channels(level, rfb, ASFF_IN_CHANNELS, ASFF_OUT_CHANNELS, device)
+    }
+
+    /// [`Asff::new`] for a narrowed network: input channels `inputs` (levels 0, 1, 2; levels 1
+    /// and 2 equal, as level 2 upsamples level 1 without a compress conv) and expanded output
+    /// channels `outputs` instead of [`ASFF_IN_CHANNELS`] and [`ASFF_OUT_CHANNELS`].
+    ///
+    /// # Panics
+    /// If `level > 2`, or `inputs[1] != inputs[2]`.
+    pub fn with_channels(
+        level: usize,
+        rfb: bool,
+        inputs: [usize; 3],
+        outputs: [usize; 3],
+        device: &Device,
+    ) -> Self {
         assert!(level < 3, "ASFF level {level} (0, 1 or 2)");
-        let inter = ASFF_IN_CHANNELS[level];
+        assert_eq!(
+            inputs[1], inputs[2],
+            "ASFF inputs 1 and 2 must have one width"
+        );
+        let inter = inputs[level];
         let c = if rfb { 8 } else { 16 };
         let cbl = |cin, cout, k, s| Some(Cbl::new(cin, cout, k, s, device));
         let (stride_level_1, stride_level_2, compress_level_0) = match level {
-            0 => (cbl(256, inter, 3, 2), cbl(256, inter, 3, 2), None),
-            1 => (None, cbl(256, inter, 3, 2), cbl(512, inter, 1, 1)),
-            _ => (None, None, cbl(512, inter, 1, 1)),
+            0 => (
+                cbl(inputs[1], inter, 3, 2),
+                cbl(inputs[2], inter, 3, 2),
+                None,
+            ),
+            1 => (
+                None,
+                cbl(inputs[2], inter, 3, 2),
+                cbl(inputs[0], inter, 1, 1),
+            ),
+            _ => (None, None, cbl(inputs[0], inter, 1, 1)),
         };
         Self {
             stride_level_1,
             stride_level_2,
             compress_level_0,
-            expand: Cbl::new(inter, ASFF_OUT_CHANNELS[level], 3, 1, device),
+            expand: Cbl::new(inter, outputs[level], 3, 1, device),
             weight_level_0: Cbl::new(inter, c, 1, 1, device),
             weight_level_1: Cbl::new(inter, c, 1, 1, device),
             weight_level_2: Cbl::new(inter, c, 1, 1, device),

@@ -24,7 +24,7 @@ use burn::module::Module;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use asff::{Asff, AsffOutput};
+pub use asff::{ASFF_IN_CHANNELS, ASFF_OUT_CHANNELS, Asff, AsffOutput};
 pub use blocks::{Cbl, CblActivation, DropBlock, ResBlock, RfbBlock, Spp, Upsample};
 pub use head::{ANCHORS, FeatureAdaption, HeadOutput, N_SLOTS, YoloV3Head};
 
@@ -42,6 +42,16 @@ fn d_num_classes() -> usize {
 }
 fn d_true() -> bool {
     true
+}
+fn d_width() -> f64 {
+    1.0
+}
+
+/// Channels `c` of the full-width network scaled by `width`: rounded to a multiple of 8 (the
+/// deformable convolutions' 4 offset groups and the RFB's 4 branches divide them), at least 8.
+/// Width 1 keeps every channel count of the reference.
+pub fn scale_channels(c: usize, width: f64) -> usize {
+    (((c as f64 * width) / 8.0).round() as usize).max(1) * 8
 }
 
 /// A YOLOv3 / ASFF recipe's model section.
@@ -62,6 +72,11 @@ pub struct YoloV3Spec {
     /// inference.
     #[serde(default)]
     pub dropblock: bool,
+    /// Multiplier on every channel count of Darknet-53, the neck, ASFF and the heads (rounded
+    /// by [`scale_channels`]); 1 is the reference network, e.g. 0.25 a CPU-sized one. Only
+    /// width 1 loads the reference's checkpoints.
+    #[serde(default = "d_width")]
+    pub width: f64,
 }
 
 impl Default for YoloV3Spec {
@@ -71,6 +86,7 @@ impl Default for YoloV3Spec {
             asff: true,
             rfb: false,
             dropblock: false,
+            width: 1.0,
         }
     }
 }
@@ -84,15 +100,24 @@ impl YoloV3Spec {
                 "must be at least 1",
             ));
         }
+        if !(self.width > 0.0 && self.width <= 4.0) {
+            return Err(ConfigError::invalid("model.width", "must be in (0, 4]"));
+        }
         Ok(())
     }
 
     /// Builds the model with the reference's initialisation.
     pub fn init(&self, device: &Device) -> YoloV3 {
+        let ch = Channels(self.width);
         if self.asff {
-            YoloV3::Asff(YoloV3Asff::new(self.num_classes, self.rfb, device))
+            YoloV3::Asff(YoloV3Asff::build(self.num_classes, self.rfb, ch, device))
         } else {
-            YoloV3::Baseline(YoloV3Baseline::new(self.num_classes, self.rfb, device))
+            YoloV3::Baseline(YoloV3Baseline::build(
+                self.num_classes,
+                self.rfb,
+                ch,
+                device,
+            ))
         }
     }
 }
@@ -128,12 +153,49 @@ impl YoloV3Layer {
     }
 }
 
-fn conv(cin: usize, cout: usize, k: usize, stride: usize, device: &Device) -> YoloV3Layer {
-    YoloV3Layer::Conv(Cbl::new(cin, cout, k, stride, device))
-}
+/// The width multiplier applied to the reference's channel counts.
+#[derive(Clone, Copy, Debug)]
+struct Channels(f64);
 
-fn res(ch: usize, nblocks: usize, shortcut: bool, device: &Device) -> YoloV3Layer {
-    YoloV3Layer::Res(ResBlock::new(ch, nblocks, shortcut, device))
+impl Channels {
+    const FULL: Self = Self(1.0);
+
+    fn of(self, c: usize) -> usize {
+        scale_channels(c, self.0)
+    }
+
+    fn conv(
+        self,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        device: &Device,
+    ) -> YoloV3Layer {
+        YoloV3Layer::Conv(Cbl::new(self.of(cin), self.of(cout), k, stride, device))
+    }
+
+    /// A CBL (k × k, stride 1) on the concatenation of maps of (full-width) channels `parts`.
+    fn conv_cat(self, parts: &[usize], cout: usize, k: usize, device: &Device) -> YoloV3Layer {
+        let cin = parts.iter().map(|&p| self.of(p)).sum();
+        YoloV3Layer::Conv(Cbl::new(cin, self.of(cout), k, 1, device))
+    }
+
+    fn res(self, ch: usize, nblocks: usize, shortcut: bool, device: &Device) -> YoloV3Layer {
+        YoloV3Layer::Res(ResBlock::new(self.of(ch), nblocks, shortcut, device))
+    }
+
+    fn head(self, level: usize, num_classes: usize, rfb: bool, device: &Device) -> YoloV3Head {
+        YoloV3Head::new(
+            ANCHOR_MASKS[level],
+            num_classes,
+            STRIDES[level],
+            self.of(HEAD_CHANNELS[level]),
+            rfb,
+            false,
+            device,
+        )
+    }
 }
 
 fn dropblock() -> YoloV3Layer {
@@ -148,8 +210,14 @@ fn upsample() -> YoloV3Layer {
 /// outputs at entries 6 (256 ch, stride 8), 8 (512 ch, stride 16) and 10 (1024 ch, stride 32)
 /// feed the neck.
 pub fn darknet53(device: &Device) -> Vec<YoloV3Layer> {
+    darknet53_scaled(Channels::FULL, device)
+}
+
+fn darknet53_scaled(c: Channels, device: &Device) -> Vec<YoloV3Layer> {
+    let conv = |cin, cout, k, s, d: &Device| c.conv(cin, cout, k, s, d);
+    let res = |ch, n, sc, d: &Device| c.res(ch, n, sc, d);
     vec![
-        conv(3, 32, 3, 1, device),
+        YoloV3Layer::Conv(Cbl::new(3, c.of(32), 3, 1, device)),
         conv(32, 64, 3, 2, device),
         res(64, 1, true, device),
         conv(64, 128, 3, 2, device),
@@ -165,12 +233,14 @@ pub fn darknet53(device: &Device) -> Vec<YoloV3Layer> {
 
 /// The neck entries 11–17 shared by both models: a plain residual pair, SPP, the DropBlock
 /// slot of the stride-32 branch; entry 17 gives the 512-channel stride-32 route.
-fn neck_top(device: &Device) -> Vec<YoloV3Layer> {
+fn neck_top(c: Channels, device: &Device) -> Vec<YoloV3Layer> {
+    let conv = |cin, cout, k, s, d: &Device| c.conv(cin, cout, k, s, d);
+    let res = |ch, n, sc, d: &Device| c.res(ch, n, sc, d);
     vec![
         res(1024, 1, false, device),
         conv(1024, 512, 1, 1, device),
         YoloV3Layer::Spp(Spp {}),
-        conv(2048, 512, 1, 1, device),
+        c.conv_cat(&[512; 4], 512, 1, device), // after SPP
         conv(512, 1024, 3, 1, device),
         dropblock(),
         conv(1024, 512, 1, 1, device),
@@ -247,43 +317,48 @@ pub struct YoloV3Asff {
 impl YoloV3Asff {
     /// `YOLOv3(num_classes, rfb=rfb, asff=True)`.
     pub fn new(num_classes: usize, rfb: bool, device: &Device) -> Self {
-        let mut module_list = darknet53(device);
-        module_list.extend(neck_top(device));
+        Self::build(num_classes, rfb, Channels::FULL, device)
+    }
+
+    fn build(num_classes: usize, rfb: bool, c: Channels, device: &Device) -> Self {
+        let conv = |cin, cout, k, s, d: &Device| c.conv(cin, cout, k, s, d);
+        let res = |ch, n, sc, d: &Device| c.res(ch, n, sc, d);
+        let mut module_list = darknet53_scaled(c, device);
+        module_list.extend(neck_top(c, device));
         module_list.extend([
             conv(512, 256, 1, 1, device), // 18
             upsample(),                   // 19, + route 1
-            conv(768, 256, 1, 1, device),
+            c.conv_cat(&[256, 512], 256, 1, device),
             conv(256, 512, 3, 1, device),
             dropblock(), // 22
             res(512, 1, false, device),
             conv(512, 256, 1, 1, device), // 24: route, 256 ch @ 16
             conv(256, 128, 1, 1, device),
             upsample(), // 26, + route 0
-            conv(384, 128, 1, 1, device),
+            c.conv_cat(&[128, 256], 128, 1, device),
             conv(128, 256, 3, 1, device),
             dropblock(), // 29
             res(256, 1, false, device),
             conv(256, 128, 1, 1, device),
             conv(128, 256, 3, 1, device), // 32: route, 256 ch @ 8
         ]);
-        let head = |l: usize| {
-            YoloV3Head::new(
-                ANCHOR_MASKS[l],
-                num_classes,
-                STRIDES[l],
-                HEAD_CHANNELS[l],
+        let head = |l: usize| c.head(l, num_classes, rfb, device);
+        let fusion = |l: usize| {
+            Asff::with_channels(
+                l,
                 rfb,
-                false,
+                ASFF_IN_CHANNELS.map(|x| c.of(x)),
+                ASFF_OUT_CHANNELS.map(|x| c.of(x)),
                 device,
             )
         };
         Self {
             module_list,
-            level_0_fusion: Asff::new(0, rfb, device),
+            level_0_fusion: fusion(0),
             level_0_header: head(0),
-            level_1_fusion: Asff::new(1, rfb, device),
+            level_1_fusion: fusion(1),
             level_1_header: head(1),
-            level_2_fusion: Asff::new(2, rfb, device),
+            level_2_fusion: fusion(2),
             level_2_header: head(2),
         }
     }
@@ -307,25 +382,21 @@ pub struct YoloV3Baseline {
 impl YoloV3Baseline {
     /// `YOLOv3(num_classes, rfb=rfb)` of the baseline file.
     pub fn new(num_classes: usize, rfb: bool, device: &Device) -> Self {
-        let head = |l: usize| {
-            YoloV3Layer::Head(YoloV3Head::new(
-                ANCHOR_MASKS[l],
-                num_classes,
-                STRIDES[l],
-                HEAD_CHANNELS[l],
-                rfb,
-                false,
-                device,
-            ))
-        };
-        let mut module_list = darknet53(device);
-        module_list.extend(neck_top(device));
+        Self::build(num_classes, rfb, Channels::FULL, device)
+    }
+
+    fn build(num_classes: usize, rfb: bool, c: Channels, device: &Device) -> Self {
+        let conv = |cin, cout, k, s, d: &Device| c.conv(cin, cout, k, s, d);
+        let res = |ch, n, sc, d: &Device| c.res(ch, n, sc, d);
+        let head = |l: usize| YoloV3Layer::Head(c.head(l, num_classes, rfb, device));
+        let mut module_list = darknet53_scaled(c, device);
+        module_list.extend(neck_top(c, device));
         module_list.extend([
             conv(512, 1024, 3, 1, device), // 18
             head(0),                       // 19, then back to route 2
             conv(512, 256, 1, 1, device),
             upsample(), // 21, + route 1
-            conv(768, 256, 1, 1, device),
+            c.conv_cat(&[256, 512], 256, 1, device),
             conv(256, 512, 3, 1, device),
             dropblock(), // 24
             res(512, 1, false, device),
@@ -334,7 +405,7 @@ impl YoloV3Baseline {
             head(1), // 28, then back to route 3
             conv(256, 128, 1, 1, device),
             upsample(), // 30, + route 0
-            conv(384, 128, 1, 1, device),
+            c.conv_cat(&[128, 256], 128, 1, device),
             conv(128, 256, 3, 1, device),
             dropblock(), // 33
             res(256, 1, false, device),
@@ -474,13 +545,14 @@ mod tests {
                 num_classes: 20,
                 asff: true,
                 rfb: true,
-                dropblock: false
+                dropblock: false,
+                width: 1.0,
             }
         );
         let again: YoloV3Spec = toml::from_str(&toml::to_string(&s).unwrap()).unwrap();
         assert_eq!(again, s);
-        let err = toml::from_str::<YoloV3Spec>("width = 0.5").unwrap_err();
-        assert!(err.to_string().contains("width"), "{err}");
+        let err = toml::from_str::<YoloV3Spec>("depth = 0.5").unwrap_err();
+        assert!(err.to_string().contains("depth"), "{err}");
         let zero = YoloV3Spec {
             num_classes: 0,
             ..YoloV3Spec::default()
@@ -491,6 +563,30 @@ mod tests {
                 .to_string()
                 .contains("num_classes")
         );
+    }
+
+    #[test]
+    fn narrow_models_keep_the_output_layout() {
+        for c in [32, 64, 128, 256, 512, 768, 1024, 2048] {
+            assert_eq!(scale_channels(c, 1.0), c);
+        }
+        assert_eq!(scale_channels(32, 0.125), 8);
+        assert_eq!(scale_channels(1024, 0.125), 128);
+        let device = Device::default();
+        for asff in [false, true] {
+            let spec = YoloV3Spec {
+                num_classes: 2,
+                asff,
+                rfb: asff,
+                width: 0.125,
+                ..YoloV3Spec::default()
+            };
+            let m = spec.init(&device);
+            let out = m.forward(Tensor::zeros([1, 3, 64, 64], &device));
+            let dims: Vec<[usize; 4]> = out.levels.iter().map(|l| l.raw.dims()).collect();
+            assert_eq!(dims, [[1, 28, 2, 2], [1, 28, 4, 4], [1, 28, 8, 8]]);
+            assert_eq!(m.decode(&out).dims(), [1, 4 * (4 + 16 + 64), 7]);
+        }
     }
 
     #[test]
