@@ -43,18 +43,37 @@ pub fn find_contours(mask: &[u8], width: usize, height: usize) -> Vec<Contour> {
     let pw = width + 2;
     let ph = height + 2;
     let mut img = vec![0i32; pw * ph];
+    // Only the ends of a row's foreground runs can start a border (the zero / non-zero
+    // pattern never changes while borders are followed, only the labels of non-zero pixels):
+    // runs are found once, on the byte mask, and the raster scan visits their ends alone,
+    // in the order the pixel-by-pixel scan would.
+    let mut runs: Vec<(usize, usize, usize)> = Vec::new();
     for y in 0..height {
-        for x in 0..width {
-            if mask[y * width + x] != 0 {
-                img[(y + 1) * pw + x + 1] = 1;
+        let row = &mask[y * width..(y + 1) * width];
+        let mut x = 0;
+        while x < width {
+            while x + 8 <= width && u64::from_ne_bytes(row[x..x + 8].try_into().expect("8")) == 0 {
+                x += 8;
             }
+            match row[x..].iter().position(|&b| b != 0) {
+                Some(o) => x += o,
+                None => break,
+            }
+            let len = row[x..].iter().position(|&b| b == 0).unwrap_or(width - x);
+            runs.push((y, x, x + len - 1));
+            let at = (y + 1) * pw + x + 1;
+            img[at..at + len].fill(1);
+            x += len;
         }
     }
     let idx = |x: i64, y: i64| (y as usize) * pw + x as usize;
     let mut contours = Vec::new();
     let mut nbd: i32 = 1;
-    for y in 1..(ph as i64 - 1) {
-        for x in 1..(pw as i64 - 1) {
+    for &(y, a, b) in &runs {
+        let y = y as i64 + 1;
+        let (a, b) = (a as i64 + 1, b as i64 + 1);
+        let ends = [a, b];
+        for &x in &ends[..if a == b { 1 } else { 2 }] {
             let v = img[idx(x, y)];
             let start_from = if v == 1 && img[idx(x - 1, y)] == 0 {
                 Some((x - 1, false))
