@@ -261,13 +261,16 @@ pub struct InferenceRecipe {
     pub eval: PreprocessConfig,
     /// `[objects]`: an object detector's input size and thresholds.
     #[serde(default)]
-    pub objects: crate::train::ObjectTrainConfig,
+    pub objects: crate::train::object_config::ObjectTrainConfig,
 }
+
+/// The file of class names in a run directory of an object detector.
+pub const NAMES: &str = "names.txt";
 
 /// An object detector's class names, `names.txt` in its run directory (one per line); `count`
 /// is the model's class count (`class0`, ... when the file is missing).
 pub fn read_names(run: &Path, count: usize) -> Result<Vec<String>, Error> {
-    let path = run.join(crate::train::objects::NAMES);
+    let path = run.join(NAMES);
     if !path.is_file() {
         return Ok((0..count).map(|i| format!("class{i}")).collect());
     }

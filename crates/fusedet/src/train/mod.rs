@@ -6,6 +6,7 @@
 //! The run directory's layout and its reading for inference live in [`crate::run_dir`].
 
 pub mod data;
+pub mod object_config;
 pub mod objects;
 pub mod plot;
 
