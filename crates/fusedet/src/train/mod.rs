@@ -747,6 +747,80 @@ fn settle_problems(
     }
     Ok(())
 }
+/// Where a run starts: a new model, optimizer, EMA and state, or with `--resume` those of the
+/// latest checkpoint that verifies (skipped ones reported), with the metrics rows up to its
+/// step (`read_rows` reads the run's metrics.csv).
+struct Start<R> {
+    model: DetModel,
+    optim: ModuleOptimizer,
+    ema: Option<DetModel>,
+    state: RunState,
+    rows: Vec<R>,
+    resumed: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn start_or_resume<R>(
+    cfg: &TrainConfig,
+    opts: &TrainOptions,
+    out: &Path,
+    ad: &Device,
+    seed: u64,
+    on_event: &mut dyn FnMut(Event<'_>),
+    read_rows: fn(&Path) -> Result<Vec<R>, Error>,
+    step_of: fn(&R) -> usize,
+) -> Result<Start<R>, Error> {
+    let latest = if opts.resume {
+        let (good, skipped) = run_dir::latest_good_checkpoint(out);
+        for (dir, error) in &skipped {
+            on_event(Event::SkippedCheckpoint { dir, error });
+        }
+        good
+    } else {
+        None
+    };
+    let mut model = DetModel::build(&cfg.model, ad, latest.is_none())?;
+    let mut optim = cfg.optim.build();
+    let mut ema = cfg.optim.ema.then(|| model.valid());
+    let mut state = RunState {
+        seed,
+        ..RunState::default()
+    };
+    let mut rows = Vec::new();
+    if let Some((_, dir)) = &latest {
+        model = load_module(model, &dir.join("model.bpk"))?;
+        let op = dir.join("optim.bpk");
+        optim = optim.load(&op).map_err(rec_err(&op))?;
+        if let Some(e) = ema.take() {
+            ema = Some(load_module(e, &dir.join("ema.bpk"))?);
+        }
+        let sp = dir.join("state.json");
+        let text = std::fs::read_to_string(&sp).map_err(io_err(&sp))?;
+        state = serde_json::from_str(&text).map_err(|e| TrainError::Resume {
+            path: sp.clone(),
+            reason: e.to_string(),
+        })?;
+        let mp = out.join("metrics.csv");
+        if mp.is_file() {
+            rows = read_rows(&mp)?;
+            rows.retain(|r| step_of(r) <= state.step);
+        }
+    } else if opts.resume {
+        return Err(TrainError::Resume {
+            path: out.to_path_buf(),
+            reason: "nothing to resume (no checkpoints/step-*/ that verifies)".into(),
+        }
+        .into());
+    }
+    Ok(Start {
+        model,
+        optim,
+        ema,
+        state,
+        rows,
+        resumed: latest.is_some(),
+    })
+}
 
 /// Writes checkpoint `checkpoints/step-N` (N = `state.step`: model, optimizer, EMA and
 /// `state.json` with their checksums, built aside and renamed whole), then `inference` as
@@ -826,48 +900,23 @@ pub fn train(
     let seed = cfg.run.seed;
     plain.seed(seed);
     ad.seed(seed);
-    let latest = if opts.resume {
-        let (good, skipped) = run_dir::latest_good_checkpoint(out);
-        for (dir, error) in &skipped {
-            on_event(Event::SkippedCheckpoint { dir, error });
-        }
-        good
-    } else {
-        None
-    };
-    let mut model = DetModel::build(&cfg.model, &ad, latest.is_none())?;
-    let mut optim = cfg.optim.build();
-    let mut ema = cfg.optim.ema.then(|| model.valid());
-    let mut state = RunState {
+    let Start {
+        mut model,
+        mut optim,
+        mut ema,
+        mut state,
+        mut rows,
+        resumed,
+    } = start_or_resume(
+        cfg,
+        opts,
+        out,
+        &ad,
         seed,
-        ..RunState::default()
-    };
-    let mut rows = Vec::new();
-    if let Some((_, dir)) = &latest {
-        model = load_module(model, &dir.join("model.bpk"))?;
-        let op = dir.join("optim.bpk");
-        optim = optim.load(&op).map_err(rec_err(&op))?;
-        if let Some(e) = ema.take() {
-            ema = Some(load_module(e, &dir.join("ema.bpk"))?);
-        }
-        let sp = dir.join("state.json");
-        let text = std::fs::read_to_string(&sp).map_err(io_err(&sp))?;
-        state = serde_json::from_str(&text).map_err(|e| TrainError::Resume {
-            path: sp.clone(),
-            reason: e.to_string(),
-        })?;
-        let mp = out.join("metrics.csv");
-        if mp.is_file() {
-            rows = read_metrics(&mp)?;
-            rows.retain(|r| r.step <= state.step);
-        }
-    } else if opts.resume {
-        return Err(TrainError::Resume {
-            path: out.to_path_buf(),
-            reason: "nothing to resume (no checkpoints/step-*/ that verifies)".into(),
-        }
-        .into());
-    }
+        on_event,
+        read_metrics,
+        |r: &MetricsRow| r.step,
+    )?;
 
     let o = &cfg.optim;
     let total = opts.max_steps.unwrap_or(o.steps).min(o.steps);
@@ -875,7 +924,7 @@ pub fn train(
     on_event(Event::Started {
         step: start,
         total,
-        resumed: latest.is_some(),
+        resumed,
     });
     let train_set = Arc::new(train_set);
     let maker = SampleMaker {

@@ -22,8 +22,8 @@ use image::RgbImage;
 use super::data::{DataCheck, DataSource, sample_index, spawn_loader};
 pub use super::object_config::ObjectTrainConfig;
 use super::{
-    Event, RunState, TrainConfig, TrainOptions, TrainSummary, check_finite, plot, settle_problems,
-    write_checkpoint,
+    Event, Start, TrainConfig, TrainOptions, TrainSummary, check_finite, plot, settle_problems,
+    start_or_resume, write_checkpoint,
 };
 use crate::data::objects::{ObjectBox, ObjectDataset, ObjectSample};
 use crate::error::{ConfigError, Error, TrainError};
@@ -36,7 +36,7 @@ use crate::object::{ObjectDetector, normalize_imagenet};
 use crate::postprocess::yolo::letterbox;
 use crate::preprocess::{LoadOptions, load_image, load_image_checked};
 use crate::rng::Rng;
-use crate::run_dir::{self, io_err, load_module, rec_err, save_weights};
+use crate::run_dir::{self, io_err, save_weights};
 use crate::synth_objects::SynthObjects;
 
 const AUG: u64 = 0x4f42_4a41_5547;
@@ -552,48 +552,23 @@ pub(super) fn train(
     let seed = cfg.run.seed;
     plain.seed(seed);
     ad.seed(seed);
-    let latest = if opts.resume {
-        let (good, skipped) = run_dir::latest_good_checkpoint(out);
-        for (dir, error) in &skipped {
-            on_event(Event::SkippedCheckpoint { dir, error });
-        }
-        good
-    } else {
-        None
-    };
-    let mut model = DetModel::build(&cfg.model, &ad, latest.is_none())?;
-    let mut optim = cfg.optim.build();
-    let mut ema = cfg.optim.ema.then(|| model.valid());
-    let mut state = RunState {
+    let Start {
+        mut model,
+        mut optim,
+        mut ema,
+        mut state,
+        mut rows,
+        resumed,
+    } = start_or_resume(
+        cfg,
+        opts,
+        out,
+        &ad,
         seed,
-        ..RunState::default()
-    };
-    let mut rows = Vec::new();
-    if let Some((_, dir)) = &latest {
-        model = load_module(model, &dir.join("model.bpk"))?;
-        let op = dir.join("optim.bpk");
-        optim = optim.load(&op).map_err(rec_err(&op))?;
-        if let Some(e) = ema.take() {
-            ema = Some(load_module(e, &dir.join("ema.bpk"))?);
-        }
-        let sp = dir.join("state.json");
-        let text = std::fs::read_to_string(&sp).map_err(io_err(&sp))?;
-        state = serde_json::from_str(&text).map_err(|e| TrainError::Resume {
-            path: sp.clone(),
-            reason: e.to_string(),
-        })?;
-        let mp = out.join("metrics.csv");
-        if mp.is_file() {
-            rows = read_object_metrics(&mp)?;
-            rows.retain(|r| r.step <= state.step);
-        }
-    } else if opts.resume {
-        return Err(TrainError::Resume {
-            path: out.to_path_buf(),
-            reason: "nothing to resume (no checkpoints/step-*/ that verifies)".into(),
-        }
-        .into());
-    }
+        on_event,
+        read_object_metrics,
+        |r: &ObjectMetricsRow| r.step,
+    )?;
 
     let o = &cfg.optim;
     let total = opts.max_steps.unwrap_or(o.steps).min(o.steps);
@@ -601,7 +576,7 @@ pub(super) fn train(
     on_event(Event::Started {
         step: start,
         total,
-        resumed: latest.is_some(),
+        resumed,
     });
     let maker = ObjectSampleMaker {
         dataset: Arc::new(train_set),
