@@ -127,10 +127,16 @@ impl DbPostProcess {
         if self.use_dilation {
             bitmap = dilate_2x2(&bitmap, w, h);
         }
-        let raw = match self.box_type {
-            BoxType::Quad => self.boxes_from_bitmap(map, &bitmap, dest_width, dest_height),
-            BoxType::Poly => self.polygons_from_bitmap(map, &bitmap, dest_width, dest_height),
-        };
+        let contours = find_contours(&bitmap, w, h);
+        // Each candidate on its own (score, unclip, box): in parallel, results in order.
+        let n = contours.len().min(self.max_candidates);
+        let raw: Vec<Detection> = contours[..n]
+            .par_iter()
+            .filter_map(|c| match self.box_type {
+                BoxType::Quad => self.quad_of(map, c, dest_width, dest_height),
+                BoxType::Poly => self.polygon_of(map, c, dest_width, dest_height),
+            })
+            .collect();
         match self.box_type {
             BoxType::Quad => filter_quads(raw, dest_width, dest_height),
             BoxType::Poly => raw
@@ -145,22 +151,6 @@ impl DbPostProcess {
                 })
                 .collect(),
         }
-    }
-
-    fn boxes_from_bitmap(
-        &self,
-        map: ProbMap<'_>,
-        bitmap: &[u8],
-        dest_w: usize,
-        dest_h: usize,
-    ) -> Vec<Detection> {
-        let contours = find_contours(bitmap, map.width, map.height);
-        // Each candidate on its own (score, unclip, boxes): in parallel, results in order.
-        let n = contours.len().min(self.max_candidates);
-        contours[..n]
-            .par_iter()
-            .filter_map(|contour| self.quad_of(map, contour, dest_w, dest_h))
-            .collect()
     }
 
     /// One contour's quad, or `None` when it is too small or scores below `box_thresh`.
@@ -211,21 +201,6 @@ impl DbPostProcess {
             })
             .collect();
         Some(Detection { points, score })
-    }
-
-    fn polygons_from_bitmap(
-        &self,
-        map: ProbMap<'_>,
-        bitmap: &[u8],
-        dest_w: usize,
-        dest_h: usize,
-    ) -> Vec<Detection> {
-        let contours = find_contours(bitmap, map.width, map.height);
-        let n = contours.len().min(self.max_candidates);
-        contours[..n]
-            .par_iter()
-            .filter_map(|contour| self.polygon_of(map, contour, dest_w, dest_h))
-            .collect()
     }
 
     /// One contour's polygon, or `None` when it is too small or scores below `box_thresh`.
