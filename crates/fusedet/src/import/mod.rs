@@ -7,6 +7,7 @@ pub mod asff;
 pub mod darknet;
 pub mod onnx;
 pub mod onnx_proto;
+pub mod textboxes;
 pub mod torchvision;
 
 pub use onnx::{LoadParams, ParamStream};

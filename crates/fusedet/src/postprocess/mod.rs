@@ -1,6 +1,7 @@
 //! Post-processing of detector outputs.
 
 pub mod db;
+pub mod textboxes;
 pub mod yolo;
 
 pub use db::{BoxType, DbPostProcess, Detection, ScoreMode};

@@ -17,6 +17,8 @@ use crate::model::layers::conv;
 pub enum ResNetDepth {
     /// ResNet-18 (BasicBlock ×[2,2,2,2]).
     R18,
+    /// ResNet-34 (BasicBlock ×[3,4,6,3]).
+    R34,
     /// ResNet-50 (Bottleneck ×[3,4,6,3]).
     R50,
 }
@@ -97,7 +99,7 @@ impl ResNetDepth {
     /// Channels of C2..C5 with `base` stem channels (64 in the standard nets).
     pub fn out_channels_width(self, base: usize) -> [usize; 4] {
         let m = match self {
-            Self::R18 => 1,
+            Self::R18 | Self::R34 => 1,
             Self::R50 => 4,
         };
         [base * m, base * 2 * m, base * 4 * m, base * 8 * m]
@@ -113,6 +115,7 @@ impl ResNetDepth {
     pub fn init_width(self, base: usize, device: &Device) -> ResNet {
         let (blocks, bottleneck) = match self {
             Self::R18 => ([2, 2, 2, 2], false),
+            Self::R34 => ([3, 4, 6, 3], false),
             Self::R50 => ([3, 4, 6, 3], true),
         };
         let mut cin = base;
