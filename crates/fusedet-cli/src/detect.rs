@@ -195,6 +195,38 @@ impl DetectorOptions {
                 q.limit_side_len = self.limit_side_len.unwrap_or(q.limit_side_len);
                 q.limit_type = self.limit_type.unwrap_or(q.limit_type);
             }
+            Detector::Quad(q) => {
+                let db_only = [
+                    ("--thresh", self.thresh.is_some()),
+                    ("--box-thresh", self.box_thresh.is_some()),
+                    ("--unclip-ratio", self.unclip_ratio.is_some()),
+                    ("--max-candidates", self.max_candidates.is_some()),
+                    ("--use-dilation", self.use_dilation),
+                    ("--score-mode", self.score_mode.is_some()),
+                    ("--box-type", self.box_type.is_some()),
+                    ("--limit-side-len", self.limit_side_len.is_some()),
+                    ("--limit-type", self.limit_type.is_some()),
+                    ("--letterbox", self.letterbox),
+                    ("--no-letterbox", self.no_letterbox),
+                ];
+                if let Some((flag, _)) = db_only.iter().find(|(_, set)| *set) {
+                    bail!(
+                        "{flag} does not apply to {}, a TextBoxes++ detector (its options: \
+                         --conf, --iou, --max-det, --imgsz)",
+                        self.model
+                    );
+                }
+                let p = &mut q.postprocess;
+                p.score_thresh = self.conf.unwrap_or(p.score_thresh);
+                p.nms_thresh = self.iou.unwrap_or(p.nms_thresh);
+                p.max_dets = self.max_det.unwrap_or(p.max_dets);
+                if let Some(s) = self.imgsz {
+                    if s < 32 || !s.is_multiple_of(32) {
+                        bail!("--imgsz {s}: the network input must be a positive multiple of 32");
+                    }
+                    q.set_input_size(s, s);
+                }
+            }
             Detector::Object(o) => {
                 let text_only = [
                     ("--thresh", self.thresh.is_some()),

@@ -115,6 +115,14 @@ pub fn run(a: TrainArgs) -> Result<()> {
                 r.loss, r.loss_prob, r.loss_thresh, r.loss_binary, r.lr, r.img_per_s
             ));
         }
+        Event::QuadStep(r) => {
+            bar.set_position(r.step as u64);
+            bar.set_message(format!(
+                "loss {:.3} (focal {:.3} smooth-l1 {:.3}, {:.1} positives/img) lr {:.2e} \
+                 {:.2} img/s",
+                r.loss, r.loss_cls, r.loss_loc, r.positives, r.lr, r.img_per_s
+            ));
+        }
         Event::ObjectStep(r) => {
             bar.set_position(r.step as u64);
             let t = &r.terms;

@@ -23,7 +23,7 @@ use image::RgbImage;
 pub use crate::detection::{Detection, ImageDetections};
 use crate::error::{Error, ImportError, TrainError};
 use crate::import::{LoadParams, ParamStream};
-use crate::model::{DbNet, DbNetSpec, DetModel};
+use crate::model::{DbNet, DbNetSpec, DetModel, ModelSpec};
 pub use crate::object::{DarknetFiles, ObjectDetector};
 use crate::postprocess::db::{DbPostProcess, ProbMap};
 use crate::preprocess::{Prepared, PreprocessConfig, prepare};
@@ -59,6 +59,8 @@ pub enum Detector {
     Text(Box<TextDetector<DetModel>>),
     /// An object detector (YOLOv3 family): boxes with classes.
     Object(Box<ObjectDetector>),
+    /// A quadrilateral text detector (RetinaNet + TextBoxes++): quads.
+    Quad(Box<crate::quad::QuadDetector>),
 }
 
 /// Where [`Detector::from_pretrained`] found a model.
@@ -152,6 +154,13 @@ impl Detector {
             }
             ModelSource::RunDir(dir) => {
                 let (mut model, recipe) = run_dir::load(&dir, device)?;
+                if let (DetModel::Tb(m), ModelSpec::Textboxes(spec)) = (&model, &recipe.model) {
+                    return Ok(Self::Quad(Box::new(crate::quad::QuadDetector::new(
+                        m.clone(),
+                        spec.clone(),
+                        device.clone(),
+                    ))));
+                }
                 if let DetModel::Yolo(m) = model {
                     let classes = m.heads()[0].num_classes();
                     let names = run_dir::read_names(&dir, classes)?;
@@ -180,7 +189,7 @@ impl Detector {
     pub fn text(&self) -> Option<&TextDetector> {
         match self {
             Self::Text(t) => Some(t),
-            Self::Object(_) => None,
+            Self::Object(_) | Self::Quad(_) => None,
         }
     }
 
@@ -188,7 +197,7 @@ impl Detector {
     pub fn text_mut(&mut self) -> Option<&mut TextDetector> {
         match self {
             Self::Text(t) => Some(t),
-            Self::Object(_) => None,
+            Self::Object(_) | Self::Quad(_) => None,
         }
     }
 
@@ -196,7 +205,7 @@ impl Detector {
     pub fn object(&self) -> Option<&ObjectDetector> {
         match self {
             Self::Object(o) => Some(o),
-            Self::Text(_) => None,
+            Self::Text(_) | Self::Quad(_) => None,
         }
     }
 
@@ -204,7 +213,7 @@ impl Detector {
     pub fn object_mut(&mut self) -> Option<&mut ObjectDetector> {
         match self {
             Self::Object(o) => Some(o),
-            Self::Text(_) => None,
+            Self::Text(_) | Self::Quad(_) => None,
         }
     }
 
@@ -213,6 +222,7 @@ impl Detector {
         match self {
             Self::Text(t) => t.detect(img),
             Self::Object(o) => o.detect(img),
+            Self::Quad(q) => q.detect(img),
         }
     }
 
@@ -225,6 +235,7 @@ impl Detector {
         match self {
             Self::Text(t) => t.detect_batch(images, max_batch),
             Self::Object(o) => o.detect_batch(images, max_batch),
+            Self::Quad(q) => q.detect_batch(images, max_batch),
         }
     }
 }

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
+#[allow(dead_code)]
 /// Runs the `fusedet` binary with `FUSEDET_HOME` set to `home` (so nothing is fetched into the
 /// user's cache); returns the exit code, stdout and stderr.
 pub fn fusedet(args: &[&str], home: &Path) -> (i32, String, String) {
@@ -30,4 +31,69 @@ pub fn darknet_weights(values: impl IntoIterator<Item = f32>) -> Vec<u8> {
         b.extend_from_slice(&v.to_le_bytes());
     }
     b
+}
+
+/// Runs `cmd`, asserts success, returns stdout + stderr.
+#[allow(dead_code)]
+pub fn ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
+    text
+}
+
+/// Trains recipe `cfg` for `steps` steps into `a` without interruption, and into `b` with a
+/// SIGKILL once `b/checkpoints/step-00000002` exists, then `--resume` to `steps`; the caller
+/// compares the two runs.
+#[allow(dead_code)]
+pub fn train_killed_and_resumed(cfg: &Path, a: &Path, b: &Path, steps: usize) {
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let bin = || Command::new(env!("CARGO_BIN_EXE_fusedet"));
+    let max = steps.to_string();
+    ok(bin()
+        .arg("train")
+        .arg(cfg)
+        .arg("--out")
+        .arg(a)
+        .args(["--max-steps", &max, "--quiet"]));
+    let mut child = bin()
+        .arg("train")
+        .arg(cfg)
+        .arg("--out")
+        .arg(b)
+        .arg("--quiet")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let first = b.join("checkpoints/step-00000002/state.json");
+    let t = Instant::now();
+    while !first.is_file() {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "no checkpoint appeared"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was killed"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "the run was not killed: {status:?}");
+    let text = ok(bin()
+        .arg("train")
+        .arg("--resume")
+        .arg(b)
+        .args(["--max-steps", &max, "--quiet"]));
+    assert!(
+        text.contains("resuming") && text.contains(&format!("{steps} steps")),
+        "{text}"
+    );
 }

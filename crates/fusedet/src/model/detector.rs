@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::dbnet::{DbNet, DbNetSpec};
 use super::head::DbMaps;
+use super::textboxes::{TextBoxes, TextBoxesSpec};
 use super::yolov3::{YoloV3, YoloV3Spec};
 use crate::error::{ConfigError, Error};
 use crate::import::{LoadParams, ParamStream};
@@ -22,6 +23,8 @@ pub enum ModelSpec {
     Dbnet(DbNetSpec),
     /// YOLOv3 / ASFF object detector (Darknet-53 + neck + guided-anchoring heads).
     Yolov3(YoloV3Spec),
+    /// RetinaNet + TextBoxes++ quadrilateral text detector.
+    Textboxes(TextBoxesSpec),
 }
 
 impl Default for ModelSpec {
@@ -36,6 +39,7 @@ impl ModelSpec {
         match self {
             Self::Dbnet(s) => s.validate(),
             Self::Yolov3(s) => s.validate(),
+            Self::Textboxes(s) => s.validate(),
         }
     }
 
@@ -49,6 +53,7 @@ impl ModelSpec {
         match self {
             Self::Dbnet(s) => s.norm_eval,
             Self::Yolov3(_) => false,
+            Self::Textboxes(s) => s.norm_eval,
         }
     }
 }
@@ -74,6 +79,8 @@ pub enum DetModel {
     Db(DbNet),
     /// YOLOv3 / ASFF.
     Yolo(YoloV3),
+    /// RetinaNet + TextBoxes++.
+    Tb(TextBoxes),
 }
 
 impl DetModel {
@@ -100,6 +107,16 @@ impl DetModel {
                 Self::Db(m)
             }
             ModelSpec::Yolov3(s) => Self::Yolo(s.init(device)),
+            ModelSpec::Textboxes(s) => {
+                let mut m = s.init(device);
+                if let (true, Some(p)) = (load_pretrained, &s.pretrained) {
+                    crate::import::textboxes::load_checkpoint(&mut m, p)?;
+                }
+                if let (true, Some(w)) = (load_pretrained, s.backbone.weights()) {
+                    crate::import::textboxes::load_backbone(&mut m, w)?;
+                }
+                Self::Tb(m)
+            }
         };
         if spec.norm_eval() {
             model = model.map(&mut NormEval);
@@ -111,7 +128,7 @@ impl DetModel {
     pub fn fold_for_inference(&mut self) {
         match self {
             Self::Db(m) => m.fold_for_inference(),
-            Self::Yolo(_) => {}
+            Self::Yolo(_) | Self::Tb(_) => {}
         }
     }
 
@@ -123,6 +140,7 @@ impl DetModel {
         match self {
             Self::Db(m) => m.forward(x),
             Self::Yolo(_) => panic!("a YOLOv3 model has no probability map"),
+            Self::Tb(_) => panic!("a TextBoxes++ model has no probability map"),
         }
     }
 
@@ -134,6 +152,7 @@ impl DetModel {
         match self {
             Self::Db(m) => m.forward_train(x),
             Self::Yolo(_) => panic!("a YOLOv3 model has no DB maps"),
+            Self::Tb(_) => panic!("a TextBoxes++ model has no DB maps"),
         }
     }
 
@@ -141,7 +160,15 @@ impl DetModel {
     pub fn yolo(&self) -> Option<&YoloV3> {
         match self {
             Self::Yolo(m) => Some(m),
-            Self::Db(_) => None,
+            Self::Db(_) | Self::Tb(_) => None,
+        }
+    }
+
+    /// The TextBoxes++ model, if this is one.
+    pub fn textboxes(&self) -> Option<&TextBoxes> {
+        match self {
+            Self::Tb(m) => Some(m),
+            Self::Db(_) | Self::Yolo(_) => None,
         }
     }
 
@@ -149,7 +176,7 @@ impl DetModel {
     pub fn yolo_mut(&mut self) -> Option<&mut YoloV3> {
         match self {
             Self::Yolo(m) => Some(m),
-            Self::Db(_) => None,
+            Self::Db(_) | Self::Tb(_) => None,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod data;
 pub mod object_config;
 pub mod objects;
 pub mod plot;
+pub mod textboxes;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -41,6 +42,7 @@ use crate::run_dir::{
 use crate::targets::DbTargetConfig;
 pub use data::{DataSource, Dataset, SampleMaker};
 pub use objects::{ObjectMetricsRow, ObjectSet, ObjectTrainConfig};
+pub use textboxes::{TbMetricsRow, TbTrainConfig};
 
 /// Which optimizer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -62,6 +64,8 @@ pub enum Decay {
     Poly,
     /// Constant, then a half cosine to `min_lr` (the ASFF reference).
     Cosine,
+    /// Multiplied by `gamma` at each of `milestones` (the TextBoxes++ reference).
+    Step,
 }
 
 /// The `[optim]` section: optimizer, schedule, batch, EMA.
@@ -93,6 +97,10 @@ pub struct OptimConfig {
     pub decay_until: usize,
     /// Cosine: the floor.
     pub min_lr: f64,
+    /// Step: the steps at which the rate is multiplied by `gamma`.
+    pub milestones: Vec<usize>,
+    /// Step: the factor.
+    pub gamma: f64,
     /// Images per micro-batch.
     pub batch_size: usize,
     /// Micro-batches per optimizer step (gradient accumulation).
@@ -120,6 +128,8 @@ impl Default for OptimConfig {
             hold_until: 0,
             decay_until: 0,
             min_lr: 0.0,
+            milestones: Vec::new(),
+            gamma: 0.1,
             batch_size: 8,
             accumulate: 1,
             ema: false,
@@ -139,6 +149,10 @@ impl OptimConfig {
             return self.lr * (step as f64 / self.warmup_steps as f64).powf(self.warmup_power);
         }
         match self.decay {
+            Decay::Step => {
+                let passed = self.milestones.iter().filter(|&&m| step >= m).count();
+                self.lr * self.gamma.powi(passed as i32)
+            }
             Decay::Poly => {
                 let span = self.steps.saturating_sub(self.warmup_steps).max(1) as f64;
                 let t = ((step - self.warmup_steps) as f64 / span).min(1.0);
@@ -259,6 +273,9 @@ pub struct TrainConfig {
     /// Object detectors (`arch = "yolov3"`): input size, loss, augmentation, post-processing.
     #[serde(default)]
     pub objects: ObjectTrainConfig,
+    /// TextBoxes++ (`arch = "textboxes"`): training input sizes and augmentation.
+    #[serde(default)]
+    pub textboxes: TbTrainConfig,
 }
 
 impl TrainConfig {
@@ -303,6 +320,12 @@ impl TrainConfig {
         if o.lr.is_nan() || o.lr <= 0.0 || !o.lr.is_finite() {
             return bad("optim.lr", "must be a positive number");
         }
+        if !(o.milestones.is_sorted() && o.gamma > 0.0 && o.gamma.is_finite()) {
+            return bad(
+                "optim.milestones",
+                "step decay needs ascending milestones and a positive gamma",
+            );
+        }
         if self.model.is_objects() != self.data.train.is_objects() {
             return bad(
                 "data.train.kind",
@@ -323,6 +346,9 @@ impl TrainConfig {
         }
         if self.model.is_objects() {
             self.objects.validate()?;
+        }
+        if matches!(self.model, ModelSpec::Textboxes(_)) {
+            self.textboxes.validate()?;
         }
         if !self.data.augment.crop_size.is_multiple_of(32) || self.data.augment.crop_size == 0 {
             return bad(
@@ -431,6 +457,8 @@ pub enum Event<'a> {
     Step(&'a MetricsRow),
     /// A step of an object detector finished.
     ObjectStep(&'a ObjectMetricsRow),
+    /// A step of a TextBoxes++ detector finished.
+    QuadStep(&'a TbMetricsRow),
     /// A checkpoint was written.
     Checkpoint(&'a Path),
     /// The data was checked before the first step (see [`Dataset::open_checked`]).
@@ -592,18 +620,7 @@ pub fn write_curves(out: &Path, rows: &[MetricsRow], title: &str) -> Result<(), 
             right_axis: true,
         },
     ];
-    let img = plot::plot(title, &series, 900, 500);
-    let mut bytes = Vec::new();
-    img.write_to(
-        &mut std::io::Cursor::new(&mut bytes),
-        image::ImageFormat::Png,
-    )
-    .map_err(|e| Error::Io {
-        path: out.join("curves.png"),
-        source: std::io::Error::other(e),
-    })?;
-    let p = out.join("curves.png");
-    write_atomic(&p, &bytes).map_err(|e| Error::io(&p, e))
+    plot::save_png(out, title, &series)
 }
 
 /// Loss of samples `from..from + n` of a batch, scaled by `1 / share`, and its four parts
@@ -872,6 +889,9 @@ pub fn train(
     if cfg.model.is_objects() {
         return objects::train(cfg, opts, on_event);
     }
+    if matches!(cfg.model, ModelSpec::Textboxes(_)) {
+        return textboxes::train(cfg, opts, on_event);
+    }
     let out = &opts.out;
     std::fs::create_dir_all(out).map_err(io_err(out))?;
     let cfg_path = out.join(run_dir::CONFIG);
@@ -1124,6 +1144,22 @@ mod tests {
         };
         assert_eq!(end_at_steps.learning_rate(3000), 1e-5);
         assert!(end_at_steps.learning_rate(2400) > 1e-5);
+    }
+
+    #[test]
+    fn step_schedule_drops_at_each_milestone() {
+        let o = OptimConfig {
+            lr: 1e-3,
+            warmup_steps: 10,
+            decay: Decay::Step,
+            milestones: vec![100, 200],
+            ..OptimConfig::default()
+        };
+        assert!((o.learning_rate(5) - 5e-4).abs() < 1e-15);
+        assert_eq!(o.learning_rate(10), 1e-3);
+        assert_eq!(o.learning_rate(99), 1e-3);
+        assert!((o.learning_rate(100) - 1e-4).abs() < 1e-15);
+        assert!((o.learning_rate(250) - 1e-5).abs() < 1e-15);
     }
 
     #[test]

@@ -410,15 +410,7 @@ fn write_object_curves(out: &Path, rows: &[ObjectMetricsRow]) -> Result<(), Erro
             .collect(),
         right_axis: true,
     });
-    let img = plot::plot(&format!("fusedet train: {}", out.display()), &all, 900, 500);
-    let p = out.join("curves.png");
-    let mut bytes = Vec::new();
-    img.write_to(
-        &mut std::io::Cursor::new(&mut bytes),
-        image::ImageFormat::Png,
-    )
-    .map_err(|e| Error::io(&p, std::io::Error::other(e)))?;
-    write_atomic(&p, &bytes).map_err(|e| Error::io(&p, e))
+    plot::save_png(out, &format!("fusedet train: {}", out.display()), &all)
 }
 
 /// Scores a YOLOv3 / ASFF model on an object dataset with COCO's bbox AP.

@@ -125,6 +125,19 @@ pub fn plot(title: &str, series: &[Series<'_>], width: u32, height: u32) -> RgbI
     img
 }
 
+/// Draws `series` (see [`plot`]) and writes it atomically as `out/curves.png`.
+pub fn save_png(out: &std::path::Path, title: &str, series: &[Series]) -> Result<(), crate::Error> {
+    let img = plot(title, series, 900, 500);
+    let p = out.join("curves.png");
+    let mut bytes = Vec::new();
+    img.write_to(
+        &mut std::io::Cursor::new(&mut bytes),
+        image::ImageFormat::Png,
+    )
+    .map_err(|e| crate::Error::io(&p, std::io::Error::other(e)))?;
+    crate::fsutil::write_atomic(&p, &bytes).map_err(|e| crate::Error::io(&p, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
