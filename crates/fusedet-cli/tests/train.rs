@@ -1,9 +1,12 @@
 //! `fusedet train`, `fusedet synth`, and a trained run directory used by `detect` and `eval`.
 //! The smoke recipe (configs/smoke.toml) trains a tiny DBNet on generated images in seconds.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+
+use common::ok;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_fusedet"))
@@ -23,17 +26,6 @@ fn losses(run: &Path) -> Vec<String> {
         .collect()
 }
 
-fn ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{cmd:?} failed:\n{text}");
-    text
-}
-
 #[test]
 fn sigkill_then_resume_gives_the_same_losses_step_for_step() {
     let tmp = tempfile::tempdir().unwrap();
@@ -45,47 +37,7 @@ fn sigkill_then_resume_gives_the_same_losses_step_for_step() {
     let cfg = tmp.path().join("long.toml");
     std::fs::write(&cfg, recipe).unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    ok(bin()
-        .arg("train")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&a)
-        .args(["--max-steps", "14", "--quiet"]));
-
-    let mut child = bin()
-        .arg("train")
-        .arg(&cfg)
-        .arg("--out")
-        .arg(&b)
-        .arg("--quiet")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let first = b.join("checkpoints/step-00000004/state.json");
-    let t = Instant::now();
-    while !first.is_file() {
-        assert!(
-            t.elapsed() < Duration::from_secs(120),
-            "no checkpoint appeared"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it was killed"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    let status = child.wait().unwrap();
-    assert!(!status.success(), "the run was not killed: {status:?}");
-
-    let text =
-        ok(bin()
-            .arg("train")
-            .arg("--resume")
-            .arg(&b)
-            .args(["--max-steps", "14", "--quiet"]));
-    assert!(text.contains("14 steps"), "{text}");
+    common::train_killed_and_resumed(&cfg, &a, &b, 14, 4);
     let (la, lb) = (losses(&a), losses(&b));
     assert_eq!(la.len(), 14);
     assert_eq!(la, lb, "resumed run differs from the uninterrupted one");

@@ -38,7 +38,7 @@ fn sigkill_then_resume_gives_the_same_losses_step_for_step() {
     let cfg = tmp.path().join("long.toml");
     std::fs::write(&cfg, recipe).unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    common::train_killed_and_resumed(&cfg, &a, &b, 7);
+    common::train_killed_and_resumed(&cfg, &a, &b, 7, 2);
     let (la, lb) = (losses(&a), losses(&b));
     assert_eq!(la.len(), 7);
     assert_eq!(la, lb, "resumed run differs from the uninterrupted one");
@@ -135,6 +135,38 @@ fn a_trained_textboxes_run_directory_works_with_detect_and_eval() {
         let ours = serde_json::to_value(det.detect(&img).unwrap()).unwrap();
         assert_eq!(ours, r["detections"], "{}", r["image"]);
     }
+
+    // `model.pretrained = RUN_DIR` starts a new model (fine-tuning) from the run's best weights.
+    let device = fusedet::burn::tensor::Device::default();
+    let (trained, recipe) = fusedet::run_dir::load(&run, &device).unwrap();
+    let fusedet::model::ModelSpec::Textboxes(mut spec) = recipe.model else {
+        panic!("a TextBoxes++ recipe")
+    };
+    spec.pretrained = Some(run.clone());
+    let tuned = fusedet::model::DetModel::build(
+        &fusedet::model::ModelSpec::Textboxes(spec.clone()),
+        &device,
+        true,
+    )
+    .unwrap();
+    let x = fusedet::burn::tensor::Tensor::<4>::ones([1, 3, 64, 64], &device);
+    let logits = |m: &fusedet::model::DetModel| -> Vec<f32> {
+        m.textboxes()
+            .unwrap()
+            .forward(x.clone())
+            .cls
+            .into_data()
+            .try_to_vec()
+            .unwrap()
+    };
+    assert_eq!(logits(&trained), logits(&tuned));
+    let fresh = fusedet::model::DetModel::build(
+        &fusedet::model::ModelSpec::Textboxes(spec),
+        &device,
+        false,
+    )
+    .unwrap();
+    assert_ne!(logits(&trained), logits(&fresh));
 
     let report = tmp.path().join("eval.json");
     let text = ok(bin()

@@ -75,7 +75,7 @@ fn sigkill_then_resume_gives_the_same_losses_step_for_step() {
     let cfg = tmp.path().join("long.toml");
     std::fs::write(&cfg, recipe).unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    common::train_killed_and_resumed(&cfg, &a, &b, 7);
+    common::train_killed_and_resumed(&cfg, &a, &b, 7, 2);
     let (la, lb) = (losses(&a), losses(&b));
     assert_eq!(la.len(), 7);
     assert_eq!(la, lb, "resumed run differs from the uninterrupted one");

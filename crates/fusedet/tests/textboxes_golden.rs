@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use drawn::{Drawn, Values, draw};
 use fusedet::burn::prelude::*;
 use fusedet::model::textboxes::coder::{self, Anchor, AnchorSpec, MatchSpec, Regression};
-use fusedet::model::textboxes::{ClsLoss, TbLossSpec, TextBoxesSpec, VertexOrder};
+use fusedet::model::textboxes::{ClsLoss, TbBackbone, TbLossSpec, TextBoxesSpec, VertexOrder};
 use fusedet::postprocess::textboxes::{
     QuadDetection, hull_overlap, nms_quads, nms_quads_reference,
 };
@@ -491,4 +491,131 @@ fn decoding_matches_the_reference() {
         fx.end_to_end.keep
     );
     let _ = h;
+}
+
+fn backbone_features(m: &fusedet::model::textboxes::TextBoxes, x: Tensor<4>) -> Vec<Vec<f32>> {
+    let feats = match &m.backbone {
+        TbBackbone::SeResNet(b) => b.forward(x),
+        TbBackbone::ResNet(b) => b.forward(x),
+    };
+    feats
+        .into_iter()
+        .map(|f| f.into_data().try_to_vec().unwrap())
+        .collect()
+}
+
+#[test]
+fn cadene_se_resnet50_keys_load_into_the_backbone() {
+    // The reference's backbone keys without the `fpn.` prefix are Cadene's `se_resnet50`
+    // state dict (plus its classifier, unused).
+    let fx: ForwardFixture = read("forward.json");
+    let device = Device::default();
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("retinanet.safetensors");
+    drawn::write_safetensors(&fx.generator.seed, &fx.params, &full);
+    let mut reference = TextBoxesSpec::default().init(&device);
+    fusedet::import::textboxes::load_checkpoint(&mut reference, &full).unwrap();
+
+    let mut cadene: Vec<Drawn> = fx
+        .params
+        .iter()
+        .filter(|p| p.key.starts_with("fpn.layer"))
+        .map(|p| Drawn {
+            key: p.key.trim_start_matches("fpn.").to_string(),
+            shape: p.shape.clone(),
+            lo: p.lo,
+            hi: p.hi,
+            sum: p.sum,
+        })
+        .collect();
+    // Drawn under their own keys: the values differ from the detector's but are not used.
+    let n_backbone = cadene.len();
+    cadene.push(Drawn {
+        key: "last_linear.weight".into(),
+        shape: vec![10, 2048],
+        lo: -0.1,
+        hi: 0.1,
+        sum: f64::NAN,
+    });
+    let path = tmp.path().join("se_resnet50.safetensors");
+    // `write_safetensors` checks sums: draw with the fixture's keys renamed after the fact.
+    let renamed: Vec<Drawn> = cadene
+        .iter()
+        .map(|d| Drawn {
+            key: if d.key == "last_linear.weight" {
+                d.key.clone()
+            } else {
+                format!("fpn.{}", d.key)
+            },
+            shape: d.shape.clone(),
+            lo: d.lo,
+            hi: d.hi,
+            sum: d.sum,
+        })
+        .collect();
+    let values: Vec<Vec<f32>> = renamed
+        .iter()
+        .map(|d| draw(&fx.generator.seed, d))
+        .collect();
+    drawn::write_values(&cadene, &values, &path);
+    let mut model = TextBoxesSpec::default().init(&device);
+    let report = fusedet::import::textboxes::load_backbone(&mut model, &path).unwrap();
+    assert!(report.missing.is_empty());
+    assert_eq!(report.unused, vec!["last_linear.weight".to_string()]);
+    // Every backbone tensor but the BatchNorm counters.
+    let counters = cadene
+        .iter()
+        .filter(|d| d.key.ends_with("num_batches_tracked"))
+        .count();
+    assert_eq!(report.applied.len(), n_backbone - counters);
+    let x = Tensor::<4>::from_data(
+        TensorData::new(draw(&fx.generator.seed, &fx.input), [1, 3, 64, 96]),
+        &device,
+    );
+    assert_eq!(
+        backbone_features(&model, x.clone()),
+        backbone_features(&reference, x)
+    );
+}
+
+#[test]
+fn torchvision_resnet18_weights_load_into_the_backbone() {
+    #[derive(Deserialize)]
+    struct Feature {
+        values: Vec<f32>,
+    }
+    #[derive(Deserialize)]
+    struct Features {
+        input: Vec<f32>,
+        features: Vec<Feature>,
+    }
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let fx: Features = serde_json::from_str(
+        &std::fs::read_to_string(fixtures.join("resnet18_w4_features.json")).unwrap(),
+    )
+    .unwrap();
+    let device = Device::default();
+    let spec = TextBoxesSpec {
+        backbone: fusedet::model::textboxes::TbBackboneSpec::Resnet18 {
+            base_width: 4,
+            weights: None,
+        },
+        ..TextBoxesSpec::default()
+    };
+    let mut model = spec.init(&device);
+    let report = fusedet::import::textboxes::load_backbone(
+        &mut model,
+        &fixtures.join("resnet18_w4_torchvision.safetensors"),
+    )
+    .unwrap();
+    assert_eq!(report.applied.len(), 100, "{report:?}");
+    let x = Tensor::<4>::from_data(TensorData::new(fx.input, [1, 3, 32, 32]), &device);
+    for (got, want) in backbone_features(&model, x).iter().zip(&fx.features) {
+        let worst = got
+            .iter()
+            .zip(&want.values)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-4, "{worst}");
+    }
 }

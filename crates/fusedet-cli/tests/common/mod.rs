@@ -47,10 +47,10 @@ pub fn ok(cmd: &mut Command) -> String {
 }
 
 /// Trains recipe `cfg` for `steps` steps into `a` without interruption, and into `b` with a
-/// SIGKILL once `b/checkpoints/step-00000002` exists, then `--resume` to `steps`; the caller
+/// SIGKILL once its checkpoint of step `first` exists, then `--resume` to `steps`; the caller
 /// compares the two runs.
 #[allow(dead_code)]
-pub fn train_killed_and_resumed(cfg: &Path, a: &Path, b: &Path, steps: usize) {
+pub fn train_killed_and_resumed(cfg: &Path, a: &Path, b: &Path, steps: usize, first: usize) {
     use std::process::Stdio;
     use std::time::{Duration, Instant};
     let bin = || Command::new(env!("CARGO_BIN_EXE_fusedet"));
@@ -71,7 +71,7 @@ pub fn train_killed_and_resumed(cfg: &Path, a: &Path, b: &Path, steps: usize) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let first = b.join("checkpoints/step-00000002/state.json");
+    let first = b.join(format!("checkpoints/step-{first:08}/state.json"));
     let t = Instant::now();
     while !first.is_file() {
         assert!(

@@ -109,13 +109,27 @@ impl DetModel {
             ModelSpec::Yolov3(s) => Self::Yolo(s.init(device)),
             ModelSpec::Textboxes(s) => {
                 let mut m = s.init(device);
-                if let (true, Some(p)) = (load_pretrained, &s.pretrained) {
-                    crate::import::textboxes::load_checkpoint(&mut m, p)?;
-                }
                 if let (true, Some(w)) = (load_pretrained, s.backbone.weights()) {
                     crate::import::textboxes::load_backbone(&mut m, w)?;
                 }
-                Self::Tb(m)
+                match (load_pretrained, &s.pretrained) {
+                    // A fusedet run (its best weights) or a weights file it wrote: fine-tuning
+                    // a model trained here, with the same architecture.
+                    (true, Some(p)) if p.is_dir() || p.extension().is_some_and(|e| e == "bpk") => {
+                        let w = if p.is_dir() {
+                            crate::run_dir::weights(p)?
+                        } else {
+                            p.clone()
+                        };
+                        crate::run_dir::verify_weights(&w)?;
+                        crate::run_dir::load_module(Self::Tb(m), &w)?
+                    }
+                    (true, Some(p)) => {
+                        crate::import::textboxes::load_checkpoint(&mut m, p)?;
+                        Self::Tb(m)
+                    }
+                    _ => Self::Tb(m),
+                }
             }
         };
         if spec.norm_eval() {

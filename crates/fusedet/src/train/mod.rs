@@ -879,6 +879,69 @@ fn write_checkpoint(
     Ok(dst)
 }
 
+impl RunConfig {
+    /// Whether step `done` (1-based) validates: every `val_every` steps, and the last step.
+    fn val_due(&self, done: usize, last: bool) -> bool {
+        (self.val_every > 0 && done.is_multiple_of(self.val_every)) || last
+    }
+
+    /// Whether step `done` writes a checkpoint: every `checkpoint_every` steps, and the last.
+    fn checkpoint_due(&self, done: usize, last: bool) -> bool {
+        (self.checkpoint_every > 0 && done.is_multiple_of(self.checkpoint_every)) || last
+    }
+}
+
+/// Keeps the best validation score so far: when `score` beats `best` (or there is none yet),
+/// records step `done`, saves `model` as `weights/best.bpk` and `info` beside it. Returns
+/// whether it did.
+fn keep_best(
+    out: &Path,
+    best: &mut Option<(usize, f64)>,
+    done: usize,
+    score: f64,
+    model: &DetModel,
+    info: serde_json::Value,
+) -> Result<bool, Error> {
+    if best.is_some_and(|(_, b)| score <= b) {
+        return Ok(false);
+    }
+    *best = Some((done, score));
+    save_weights(model, out, run_dir::BEST)?;
+    let p = out.join(run_dir::BEST_INFO);
+    write_atomic(&p, info.to_string().as_bytes()).map_err(io_err(&p))?;
+    Ok(true)
+}
+
+/// The run's state at step `done` (`elapsed_s` of training, the best score and its step) into
+/// `state`, then [`write_checkpoint`], reported as [`Event::Checkpoint`].
+#[allow(clippy::too_many_arguments)]
+fn checkpoint_step(
+    out: &Path,
+    cfg: &TrainConfig,
+    state: &mut RunState,
+    (done, elapsed_s): (usize, f64),
+    best: Option<(usize, f64)>,
+    (model, optim, ema): (&DetModel, &ModuleOptimizer, Option<&DetModel>),
+    inference: &DetModel,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<(), Error> {
+    state.step = done;
+    state.elapsed_s = elapsed_s;
+    state.best_step = best.map(|b| b.0);
+    state.best_hmean = best.map(|b| b.1);
+    let dst = write_checkpoint(
+        out,
+        model,
+        optim,
+        ema,
+        inference,
+        state,
+        cfg.run.keep_checkpoints,
+    )?;
+    on_event(Event::Checkpoint(&dst));
+    Ok(())
+}
+
 /// Runs (or resumes) training as the recipe says, reporting through `on_event`.
 pub fn train(
     cfg: &TrainConfig,
@@ -1039,17 +1102,11 @@ pub fn train(
         let last = done == total;
         let eval_model = || ema.clone().unwrap_or_else(|| model.valid());
         if let Some(vs) = &val_set
-            && ((cfg.run.val_every > 0 && done % cfg.run.val_every == 0) || last)
+            && cfg.run.val_due(done, last)
         {
             let (scores, _) = validate(eval_model(), &plain, vs, &cfg.eval, &cfg.postprocess)?;
-            let is_best = best.is_none_or(|(_, h)| scores.hmean > h);
-            if is_best {
-                best = Some((done, scores.hmean));
-                save_weights(&eval_model(), out, run_dir::BEST)?;
-                let info = serde_json::json!({"step": done, "scores": &scores});
-                let p = out.join(run_dir::BEST_INFO);
-                write_atomic(&p, info.to_string().as_bytes()).map_err(io_err(&p))?;
-            }
+            let info = serde_json::json!({"step": done, "scores": &scores});
+            let is_best = keep_best(out, &mut best, done, scores.hmean, &eval_model(), info)?;
             on_event(Event::Validated {
                 step: done,
                 scores: &scores,
@@ -1061,22 +1118,18 @@ pub fn train(
         on_event(Event::Step(&row));
         let row_elapsed = row.elapsed_s;
         rows.push(row);
-        if (cfg.run.checkpoint_every > 0 && done % cfg.run.checkpoint_every == 0) || last {
+        if cfg.run.checkpoint_due(done, last) {
             write_metrics(out, &rows)?;
-            state.step = done;
-            state.elapsed_s = row_elapsed;
-            state.best_step = best.map(|b| b.0);
-            state.best_hmean = best.map(|b| b.1);
-            let dst = write_checkpoint(
+            checkpoint_step(
                 out,
-                &model,
-                &optim,
-                ema.as_ref(),
-                &eval_model(),
+                cfg,
                 &mut state,
-                cfg.run.keep_checkpoints,
+                (done, row_elapsed),
+                best,
+                (&model, &optim, ema.as_ref()),
+                &eval_model(),
+                on_event,
             )?;
-            on_event(Event::Checkpoint(&dst));
             write_curves(out, &rows, &format!("fusedet train: {}", out.display()))?;
         }
     }

@@ -22,8 +22,8 @@ use image::RgbImage;
 use super::data::{DataCheck, DataSource, sample_index, spawn_loader};
 pub use super::object_config::ObjectTrainConfig;
 use super::{
-    Event, Start, TrainConfig, TrainOptions, TrainSummary, check_finite, plot, settle_problems,
-    start_or_resume, write_checkpoint,
+    Event, Start, TrainConfig, TrainOptions, TrainSummary, check_finite, checkpoint_step,
+    keep_best, plot, settle_problems, start_or_resume,
 };
 use crate::data::objects::{ObjectBox, ObjectDataset, ObjectSample};
 use crate::error::{ConfigError, Error, TrainError};
@@ -36,7 +36,7 @@ use crate::object::{ObjectDetector, normalize_imagenet};
 use crate::postprocess::yolo::letterbox;
 use crate::preprocess::{LoadOptions, load_image, load_image_checked};
 use crate::rng::Rng;
-use crate::run_dir::{self, io_err, save_weights};
+use crate::run_dir::{self, io_err};
 use crate::synth_objects::SynthObjects;
 
 const AUG: u64 = 0x4f42_4a41_5547;
@@ -649,7 +649,7 @@ pub(super) fn train(
         let last = done == total;
         let eval_model = || ema.clone().unwrap_or_else(|| model.valid());
         if let Some(vs) = &val_set
-            && ((cfg.run.val_every > 0 && done % cfg.run.val_every == 0) || last)
+            && cfg.run.val_due(done, last)
         {
             let DetModel::Yolo(m) = eval_model() else {
                 unreachable!("an object detector")
@@ -662,14 +662,10 @@ pub(super) fn train(
                 &plain,
             );
             let stats: CocoStats = validate_objects(&det, vs)?.stats;
-            let is_best = best.is_none_or(|(_, ap)| stats.ap > ap);
+            let info = serde_json::json!({"step": done, "stats": &stats});
+            let is_best = keep_best(out, &mut best, done, stats.ap, &eval_model(), info)?;
             if is_best {
-                best = Some((done, stats.ap));
                 best_ap50 = Some(stats.ap50);
-                save_weights(&eval_model(), out, run_dir::BEST)?;
-                let info = serde_json::json!({"step": done, "stats": &stats});
-                let p = out.join(run_dir::BEST_INFO);
-                write_atomic(&p, info.to_string().as_bytes()).map_err(io_err(&p))?;
             }
             on_event(Event::ObjectValidated {
                 step: done,
@@ -682,22 +678,18 @@ pub(super) fn train(
         on_event(Event::ObjectStep(&row));
         let row_elapsed = row.elapsed_s;
         rows.push(row);
-        if (cfg.run.checkpoint_every > 0 && done % cfg.run.checkpoint_every == 0) || last {
+        if cfg.run.checkpoint_due(done, last) {
             write_object_metrics(out, &rows)?;
-            state.step = done;
-            state.elapsed_s = row_elapsed;
-            state.best_step = best.map(|b| b.0);
-            state.best_hmean = best.map(|b| b.1);
-            let dst = write_checkpoint(
+            checkpoint_step(
                 out,
-                &model,
-                &optim,
-                ema.as_ref(),
-                &eval_model(),
+                cfg,
                 &mut state,
-                cfg.run.keep_checkpoints,
+                (done, row_elapsed),
+                best,
+                (&model, &optim, ema.as_ref()),
+                &eval_model(),
+                on_event,
             )?;
-            on_event(Event::Checkpoint(&dst));
             write_object_curves(out, &rows)?;
         }
     }

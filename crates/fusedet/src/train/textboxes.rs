@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{Dataset, sample_index, spawn_loader};
 use super::{
-    Event, Start, TrainConfig, TrainOptions, TrainSummary, check_finite, open_data, plot,
-    start_or_resume, write_checkpoint,
+    Event, Start, TrainConfig, TrainOptions, TrainSummary, check_finite, checkpoint_step,
+    keep_best, open_data, plot, start_or_resume,
 };
 use crate::data::TextInstance;
 use crate::error::{ConfigError, Error, TrainError};
@@ -37,7 +37,7 @@ use crate::object::normalize_imagenet;
 use crate::postprocess::yolo::letterbox;
 use crate::quad::QuadDetector;
 use crate::rng::Rng;
-use crate::run_dir::{self, io_err, save_weights};
+use crate::run_dir::{self, io_err};
 
 const AUG: u64 = 0x5442_4155_4721;
 
@@ -530,21 +530,17 @@ pub(super) fn train(
         let last = done == total;
         let eval_model = || ema.clone().unwrap_or_else(|| model.valid());
         if let Some(vs) = &val_set
-            && ((cfg.run.val_every > 0 && done % cfg.run.val_every == 0) || last)
+            && cfg.run.val_due(done, last)
         {
             let DetModel::Tb(m) = eval_model() else {
                 unreachable!("a TextBoxes++ model")
             };
             let det = QuadDetector::new(m, spec.clone(), plain.clone());
             let scores = validate_quads(&det, vs)?;
-            let is_best = best.is_none_or(|(_, h)| scores.hmean > h);
+            let info = serde_json::json!({"step": done, "scores": &scores});
+            let is_best = keep_best(out, &mut best, done, scores.hmean, &eval_model(), info)?;
             if is_best {
-                best = Some((done, scores.hmean));
                 best_scores = Some((done, scores));
-                save_weights(&eval_model(), out, run_dir::BEST)?;
-                let info = serde_json::json!({"step": done, "scores": &scores});
-                let p = out.join(run_dir::BEST_INFO);
-                write_atomic(&p, info.to_string().as_bytes()).map_err(io_err(&p))?;
             }
             on_event(Event::Validated {
                 step: done,
@@ -557,22 +553,18 @@ pub(super) fn train(
         on_event(Event::QuadStep(&row));
         let row_elapsed = row.elapsed_s;
         rows.push(row);
-        if (cfg.run.checkpoint_every > 0 && done % cfg.run.checkpoint_every == 0) || last {
+        if cfg.run.checkpoint_due(done, last) {
             write_tb_metrics(out, &rows)?;
-            state.step = done;
-            state.elapsed_s = row_elapsed;
-            state.best_step = best.map(|b| b.0);
-            state.best_hmean = best.map(|b| b.1);
-            let dst = write_checkpoint(
+            checkpoint_step(
                 out,
-                &model,
-                &optim,
-                ema.as_ref(),
-                &eval_model(),
+                cfg,
                 &mut state,
-                cfg.run.keep_checkpoints,
+                (done, row_elapsed),
+                best,
+                (&model, &optim, ema.as_ref()),
+                &eval_model(),
+                on_event,
             )?;
-            on_event(Event::Checkpoint(&dst));
             write_tb_curves(out, &rows)?;
         }
     }

@@ -216,8 +216,9 @@ pub struct TextBoxesSpec {
     pub loss: TbLossSpec,
     /// `[model.postprocess]`: input size, score threshold, NMS.
     pub postprocess: TbPostProcess,
-    /// A whole-detector checkpoint of the reference code (`{'net': state_dict}` or a plain
-    /// state dict, `.pth` / `.safetensors`) to start from.
+    /// Weights of the whole detector to start from: a `fusedet train` run directory (its best
+    /// weights) or `.bpk` file of the same architecture, or a checkpoint of the reference code
+    /// (`{'net': state_dict}` or a plain state dict, `.pth` / `.safetensors`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pretrained: Option<PathBuf>,
     /// Batch norms stay in inference mode while training (the reference's `freeze_bn`).
