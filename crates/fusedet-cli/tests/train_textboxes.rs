@@ -143,7 +143,7 @@ fn a_trained_textboxes_run_directory_works_with_detect_and_eval() {
         panic!("a TextBoxes++ recipe")
     };
     spec.pretrained = Some(run.clone());
-    let tuned = fusedet::model::DetModel::build(
+    let tuned = fusedet::train::build_model(
         &fusedet::model::ModelSpec::Textboxes(spec.clone()),
         &device,
         true,

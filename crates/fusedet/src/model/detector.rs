@@ -112,24 +112,14 @@ impl DetModel {
                 if let (true, Some(w)) = (load_pretrained, s.backbone.weights()) {
                     crate::import::textboxes::load_backbone(&mut m, w)?;
                 }
-                match (load_pretrained, &s.pretrained) {
-                    // A fusedet run (its best weights) or a weights file it wrote: fine-tuning
-                    // a model trained here, with the same architecture.
-                    (true, Some(p)) if p.is_dir() || p.extension().is_some_and(|e| e == "bpk") => {
-                        let w = if p.is_dir() {
-                            crate::run_dir::weights(p)?
-                        } else {
-                            p.clone()
-                        };
-                        crate::run_dir::verify_weights(&w)?;
-                        crate::run_dir::load_module(Self::Tb(m), &w)?
-                    }
-                    (true, Some(p)) => {
-                        crate::import::textboxes::load_checkpoint(&mut m, p)?;
-                        Self::Tb(m)
-                    }
-                    _ => Self::Tb(m),
+                // A fusedet run (or its `.bpk`) is loaded by the training loop
+                // (`train::build_model`), which reads run directories.
+                if let (true, Some(p)) = (load_pretrained, &s.pretrained)
+                    && !TextBoxesSpec::is_fusedet_weights(p)
+                {
+                    crate::import::textboxes::load_checkpoint(&mut m, p)?;
                 }
+                Self::Tb(m)
             }
         };
         if spec.norm_eval() {

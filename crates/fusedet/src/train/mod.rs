@@ -33,6 +33,7 @@ use crate::infer::TextDetector;
 use crate::loss::{DbLossConfig, db_loss};
 use crate::metric::{ImageCounts, MatchMode, Scores, evaluate_image};
 use crate::model::params::{copy_values, ema_decay, ema_update};
+use crate::model::textboxes::TextBoxesSpec;
 use crate::model::{DetModel, ModelSpec};
 use crate::postprocess::db::DbPostProcess;
 use crate::preprocess::PreprocessConfig;
@@ -764,6 +765,32 @@ fn settle_problems(
     }
     Ok(())
 }
+/// [`DetModel::build`] for training, plus the whole-detector weights of an earlier run when
+/// a TextBoxes++ `model.pretrained` names a run directory (its best weights) or a `.bpk` file
+/// (fine-tuning a model trained here; the architecture must be the same).
+pub fn build_model(
+    spec: &ModelSpec,
+    device: &Device,
+    load_pretrained: bool,
+) -> Result<DetModel, Error> {
+    let model = DetModel::build(spec, device, load_pretrained)?;
+    let ModelSpec::Textboxes(s) = spec else {
+        return Ok(model);
+    };
+    match &s.pretrained {
+        Some(p) if load_pretrained && TextBoxesSpec::is_fusedet_weights(p) => {
+            let w = if p.is_dir() {
+                run_dir::weights(p)?
+            } else {
+                p.clone()
+            };
+            run_dir::verify_weights(&w)?;
+            Ok(load_module(model, &w)?)
+        }
+        _ => Ok(model),
+    }
+}
+
 /// Where a run starts: a new model, optimizer, EMA and state, or with `--resume` those of the
 /// latest checkpoint that verifies (skipped ones reported), with the metrics rows up to its
 /// step (`read_rows` reads the run's metrics.csv).
@@ -796,7 +823,7 @@ fn start_or_resume<R>(
     } else {
         None
     };
-    let mut model = DetModel::build(&cfg.model, ad, latest.is_none())?;
+    let mut model = build_model(&cfg.model, ad, latest.is_none())?;
     let mut optim = cfg.optim.build();
     let mut ema = cfg.optim.ema.then(|| model.valid());
     let mut state = RunState {

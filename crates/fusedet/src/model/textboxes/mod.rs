@@ -242,6 +242,12 @@ impl Default for TextBoxesSpec {
 }
 
 impl TextBoxesSpec {
+    /// Whether `model.pretrained` names weights written by `fusedet train` (a run directory or
+    /// a `.bpk` file) rather than a reference checkpoint.
+    pub fn is_fusedet_weights(p: &std::path::Path) -> bool {
+        p.is_dir() || p.extension().is_some_and(|e| e == "bpk")
+    }
+
     /// The regression layout.
     pub fn regression(&self) -> Regression {
         let TbHeadSpec::Textboxes { regression, .. } = &self.head;
