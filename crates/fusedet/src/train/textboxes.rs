@@ -8,8 +8,10 @@
 //! The crop (the reference's `RandomSampleCropPoly`): a window of 0.1-1 of each side with
 //! aspect `h / w` in [0.5, 2] that covers at least one text region by more than 90%; regions
 //! it covers by more than 90% stay text, regions it cuts become don't-care (their anchors are
-//! ignored rather than taught as background), regions outside it are dropped. Not done here:
-//! the reference's random rotation.
+//! ignored rather than taught as background), regions outside it are dropped. The
+//! reference's rotation (`rotate`, `max_angle`; black fill where the reference fills with the
+//! mean colour) comes before the crop, with the same rule for regions it moves out of the
+//! image.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -58,6 +60,10 @@ pub struct TbTrainConfig {
     pub crop_min: f64,
     /// SSD photometric distortion.
     pub photometric: bool,
+    /// Probability of a rotation about the image centre (the reference: 1/3), before the crop.
+    pub rotate: f64,
+    /// Largest rotation, degrees either way (the reference: 90), drawn in whole degrees.
+    pub max_angle: f64,
     /// Text regions kept per image (the first ones).
     pub max_quads: usize,
 }
@@ -71,6 +77,8 @@ impl Default for TbTrainConfig {
             crop: 5.0 / 6.0,
             crop_min: 0.1,
             photometric: true,
+            rotate: 0.0,
+            max_angle: 90.0,
             max_quads: 300,
         }
     }
@@ -91,8 +99,16 @@ impl TbTrainConfig {
         if self.multiscale_every == 0 {
             return bad("multiscale_every", "must be positive".into());
         }
-        if !(0.0..=1.0).contains(&self.crop) {
-            return bad("crop", format!("a probability, not {}", self.crop));
+        for (k, p) in [("crop", self.crop), ("rotate", self.rotate)] {
+            if !(0.0..=1.0).contains(&p) {
+                return bad(k, format!("a probability, not {p}"));
+            }
+        }
+        if !(0.0..=180.0).contains(&self.max_angle) {
+            return bad(
+                "max_angle",
+                format!("degrees in [0, 180], not {}", self.max_angle),
+            );
         }
         if !(self.crop_min > 0.0 && self.crop_min <= 1.0) {
             return bad(
@@ -181,15 +197,26 @@ impl TbSampleMaker {
     /// in input pixels with their don't-care flags.
     pub fn sample(&self, g: usize, s: usize) -> Result<(Vec<f32>, Quads), Error> {
         let idx = sample_index(self.seed, self.dataset.len(), g);
-        let (mut img, inst, _) = self.dataset.get(idx)?;
+        let (mut img, mut inst, _) = self.dataset.get(idx)?;
         let mut rng = Rng::derive(self.seed, &[AUG, g as u64]);
         if self.config.photometric {
             crate::augment::photometric_distort(&mut img, &mut rng);
         }
+        inst.truncate(self.config.max_quads);
+        if rng.chance(self.config.rotate) {
+            let a = self.config.max_angle.floor();
+            let angle = rng.range(-(a as i64), a as i64) as f64;
+            img = crate::augment::rotate(&img, &mut inst, angle);
+        }
+        let frame = [0.0, 0.0, img.width() as f32, img.height() as f32];
+        // Regions rotated (partly) out of the image: don't-care, or dropped when all out.
         let mut quads: Quads = inst
             .iter()
-            .take(self.config.max_quads)
             .map(|t| (quad_of(t), t.ignore))
+            .filter_map(|(q, ign)| {
+                let c = coverage(bounds(&q), frame);
+                (c > 0.0).then_some((q, ign || c <= 0.9))
+            })
             .collect();
         if rng.chance(self.config.crop) && quads.iter().any(|q| !q.1) {
             let (w, h) = (img.width() as f64, img.height() as f64);
@@ -657,6 +684,35 @@ mod tests {
         assert!(cropped > 0, "no crop changed the regions");
         // Same position, same sample.
         assert_eq!(maker.sample(5, 64).unwrap(), maker.sample(5, 64).unwrap());
+        // Rotated samples: whole regions stay inside the input, the quads turned with the image.
+        let turned = TbSampleMaker {
+            config: TbTrainConfig {
+                crop: 0.0,
+                rotate: 1.0,
+                max_angle: 60.0,
+                ..maker.config.clone()
+            },
+            ..maker.clone()
+        };
+        let plain = TbSampleMaker {
+            config: TbTrainConfig {
+                crop: 0.0,
+                ..maker.config.clone()
+            },
+            ..maker.clone()
+        };
+        let mut moved = 0;
+        for g in 0..6 {
+            let (_, quads) = turned.sample(g, 64).unwrap();
+            for (q, ign) in &quads {
+                assert!(
+                    *ign || coverage(bounds(q), [0.0, 0.0, 64.0, 64.0]) > 0.9,
+                    "{q:?}"
+                );
+            }
+            moved += usize::from(quads != plain.sample(g, 64).unwrap().1);
+        }
+        assert!(moved >= 4, "{moved} of 6 samples rotated");
         let b = maker.batch(0, 2).unwrap();
         assert_eq!(b.targets.len(), 2);
         assert_eq!(

@@ -3,12 +3,13 @@
 //! the same weights to every pyramid level. Classification gives `A · K` logits per position,
 //! regression `A · 8` (or `A · 12`) offsets. Initialisation as RetinaNet: weights N(0, 0.01),
 //! biases 0, the classification bias `-ln((1 - π) / π)` so that every anchor starts at
-//! probability π.
+//! probability π. With `gn`, a GroupNorm (32 groups) follows each hidden convolution (MMDetection's
+//! `norm_cfg = dict(type='GN')` RetinaNet head).
 
 use burn::module::{Module, Param};
-use burn::nn::Initializer;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{GroupNorm, GroupNormConfig, Initializer};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 
@@ -19,7 +20,14 @@ pub struct TbHead {
     pub loc_head: Vec<Conv2d>,
     /// Classification branch (reference key `cls_head.{0,2,4,6,8}`).
     pub cls_head: Vec<Conv2d>,
+    /// GroupNorms after the regression branch's hidden convolutions (empty without `gn`).
+    pub loc_norms: Vec<GroupNorm>,
+    /// GroupNorms after the classification branch's hidden convolutions.
+    pub cls_norms: Vec<GroupNorm>,
 }
+
+/// Groups of the head's GroupNorms.
+pub const GN_GROUPS: usize = 32;
 
 fn branch(c: usize, convs: usize, out: usize, device: &Device) -> Vec<Conv2d> {
     let init = Initializer::Normal {
@@ -49,8 +57,10 @@ fn branch(c: usize, convs: usize, out: usize, device: &Device) -> Vec<Conv2d> {
 }
 
 impl TbHead {
-    /// `convs` hidden convolutions of `channels`; `anchors` per position, `classes` logits and
-    /// `reg` offsets per anchor; classification prior `prior`.
+    /// `convs` hidden convolutions of `channels` (each followed by a GroupNorm when `gn`);
+    /// `anchors` per position, `classes` logits and `reg` offsets per anchor; classification
+    /// prior `prior`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         channels: usize,
         convs: usize,
@@ -58,6 +68,7 @@ impl TbHead {
         classes: usize,
         reg: usize,
         prior: f64,
+        gn: bool,
         device: &Device,
     ) -> Self {
         let loc_head = branch(channels, convs, anchors * reg, device);
@@ -67,14 +78,31 @@ impl TbHead {
             let n = anchors * classes;
             last.bias = Some(Param::from_tensor(Tensor::full([n], bias, device)));
         }
-        Self { loc_head, cls_head }
+        let norms = || -> Vec<GroupNorm> {
+            if gn {
+                (0..convs)
+                    .map(|_| GroupNormConfig::new(GN_GROUPS, channels).init(device))
+                    .collect()
+            } else {
+                Vec::new()
+            }
+        };
+        Self {
+            loc_head,
+            cls_head,
+            loc_norms: norms(),
+            cls_norms: norms(),
+        }
     }
 
-    fn run(convs: &[Conv2d], x: Tensor<4>, width: usize) -> Tensor<3> {
+    fn run(convs: &[Conv2d], norms: &[GroupNorm], x: Tensor<4>, width: usize) -> Tensor<3> {
         let last = convs.len() - 1;
         let mut y = x;
         for (i, c) in convs.iter().enumerate() {
             y = c.forward(y);
+            if let Some(n) = norms.get(i) {
+                y = n.forward(y);
+            }
             if i < last {
                 y = relu(y);
             }
@@ -95,8 +123,13 @@ impl TbHead {
     ) -> (Tensor<3>, Tensor<3>) {
         let (mut locs, mut clss) = (Vec::new(), Vec::new());
         for p in levels {
-            locs.push(Self::run(&self.loc_head, p.clone(), reg));
-            clss.push(Self::run(&self.cls_head, p.clone(), classes));
+            locs.push(Self::run(&self.loc_head, &self.loc_norms, p.clone(), reg));
+            clss.push(Self::run(
+                &self.cls_head,
+                &self.cls_norms,
+                p.clone(),
+                classes,
+            ));
         }
         (Tensor::cat(locs, 1), Tensor::cat(clss, 1))
     }

@@ -185,6 +185,9 @@ pub enum TbHeadSpec {
         /// Initial text probability of every anchor (classification bias prior).
         #[serde(default = "d_prior")]
         prior: f64,
+        /// A GroupNorm (32 groups) after each hidden convolution (MMDetection's GN head).
+        #[serde(default)]
+        gn: bool,
     },
 }
 
@@ -194,6 +197,7 @@ impl Default for TbHeadSpec {
             convs: 4,
             regression: Regression::Quad,
             prior: 0.01,
+            gn: false,
         }
     }
 }
@@ -264,9 +268,19 @@ impl TextBoxesSpec {
         if *channels == 0 {
             return bad("neck.channels", "must be positive".into());
         }
-        let TbHeadSpec::Textboxes { prior, .. } = &self.head;
+        let TbHeadSpec::Textboxes { prior, gn, .. } = &self.head;
         if !(*prior > 0.0 && *prior < 1.0) {
             return bad("head.prior", format!("must be in (0, 1), not {prior}"));
+        }
+        if *gn && !channels.is_multiple_of(head::GN_GROUPS) {
+            return bad(
+                "head.gn",
+                format!(
+                    "GroupNorm's {} groups need neck.channels a multiple of {}, not {channels}",
+                    head::GN_GROUPS,
+                    head::GN_GROUPS
+                ),
+            );
         }
         if let Some((k, r)) = self.anchors.check() {
             return bad(&format!("anchors.{k}"), r);
@@ -309,6 +323,7 @@ impl TextBoxesSpec {
             convs,
             regression,
             prior,
+            gn,
         } = &self.head;
         TextBoxes {
             backbone: self.backbone.init(device),
@@ -320,6 +335,7 @@ impl TextBoxesSpec {
                 1,
                 regression.width(),
                 *prior,
+                *gn,
                 device,
             ),
             reg: regression.width(),
@@ -408,9 +424,10 @@ mod tests {
                         convs: 1,
                         regression: Regression::RectQuad,
                         prior: 0.01,
+                        gn: true,
                     },
                     neck: TbNeckSpec::Fpn {
-                        channels: 16,
+                        channels: 32,
                         p2: false,
                     },
                     anchors: AnchorSpec {
