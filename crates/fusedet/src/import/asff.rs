@@ -50,6 +50,21 @@ pub fn load_checkpoint(model: &mut YoloV3, path: &Path) -> Result<CheckpointRepo
 /// Loads what a checkpoint has for `model` (parameters it lacks keep their values, see
 /// [`CheckpointReport::missing`]); a tensor whose shape differs from the model's is an error.
 pub fn read_checkpoint(model: &mut YoloV3, path: &Path) -> Result<CheckpointReport, ImportError> {
+    // Entries without parameters (SPP, upsample, DropBlock) leave gaps in `module_list`'s
+    // indices: the indices are kept as they are.
+    read_by_name(model, path, &PREFIXES, false)
+}
+
+/// Loads a `.pth` / `.pt` or `.safetensors` file into `model` by name: checkpoint keys are
+/// renamed by `keys` (regex, replacement; in order), enum variant names are skipped, and with
+/// `contiguous` the numeric indices under each prefix are renumbered 0, 1, ... (`nn.Sequential`
+/// with parameter-free layers between). Parameters the file lacks keep their values.
+pub(crate) fn read_by_name<M: ModuleSnapshot>(
+    model: &mut M,
+    path: &Path,
+    keys: &[(&str, &str)],
+    contiguous: bool,
+) -> Result<CheckpointReport, ImportError> {
     let err = |reason: String| ImportError::Weights {
         path: path.to_path_buf(),
         reason,
@@ -57,27 +72,25 @@ pub fn read_checkpoint(model: &mut YoloV3, path: &Path) -> Result<CheckpointRepo
     if !path.is_file() {
         return Err(err("no such checkpoint file".into()));
     }
-    let is_safetensors = path.extension().is_some_and(|e| e == "safetensors");
-    // Entries without parameters (SPP, upsample, DropBlock) leave gaps in `module_list`'s
-    // indices: the indices are kept as they are.
-    let result = if is_safetensors {
+    let result = if path.extension().is_some_and(|e| e == "safetensors") {
         let mut store = SafetensorsStore::from_file(path)
             .with_from_adapter(PyTorchToBurnAdapter)
             .skip_enum_variants(true)
-            .map_indices_contiguous(false)
+            .map_indices_contiguous(contiguous)
             .allow_partial(true);
-        for (from, to) in PREFIXES {
-            store = store.with_key_remapping(from, to);
+        for (from, to) in keys {
+            store = store.with_key_remapping(*from, *to);
         }
         model
             .load_from(&mut store)
             .map_err(|e| err(e.to_string()))?
     } else {
         let mut store = PytorchStore::from_file(path)
-            .map_indices_contiguous(false)
+            .skip_enum_variants(true)
+            .map_indices_contiguous(contiguous)
             .allow_partial(true);
-        for (from, to) in PREFIXES {
-            store = store.with_key_remapping(from, to);
+        for (from, to) in keys {
+            store = store.with_key_remapping(*from, *to);
         }
         model
             .load_from(&mut store)

@@ -13,9 +13,7 @@
 
 use std::path::Path;
 
-use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, SafetensorsStore};
-
-use super::asff::CheckpointReport;
+use super::asff::{CheckpointReport, read_by_name};
 use crate::error::ImportError;
 use crate::model::textboxes::{TbBackbone, TextBoxes};
 
@@ -37,74 +35,21 @@ const CADENE_KEYS: [(&str, &str); 3] = [
     (r"^(layer[1-4])\.", "backbone.$1."),
 ];
 
-/// torchvision ResNet key → model path (the backbone's own names, see
-/// [`crate::import::torchvision`]).
-const TORCHVISION_KEYS: [(&str, &str); 15] = [
-    (r"^conv1\.", "backbone.stem."),
-    (r"^bn1\.", "backbone.stem_bn."),
-    (r"^layer1\.", "backbone.stages.0."),
-    (r"^layer2\.", "backbone.stages.1."),
-    (r"^layer3\.", "backbone.stages.2."),
-    (r"^layer4\.", "backbone.stages.3."),
-    (r"\.conv1\.", ".convs.0."),
-    (r"\.conv2\.", ".convs.1."),
-    (r"\.conv3\.", ".convs.2."),
-    (r"\.bn1\.", ".bns.0."),
-    (r"\.bn2\.", ".bns.1."),
-    (r"\.bn3\.", ".bns.2."),
-    (r"\.downsample\.0\.", ".down.0."),
-    (r"\.downsample\.1\.", ".down.1."),
-    (r"^module\.", ""),
-];
-
-fn read(
-    model: &mut TextBoxes,
-    path: &Path,
-    keys: &[(&str, &str)],
-) -> Result<CheckpointReport, ImportError> {
-    let err = |reason: String| ImportError::Weights {
-        path: path.to_path_buf(),
-        reason,
-    };
-    if !path.is_file() {
-        return Err(err("no such checkpoint file".into()));
-    }
-    let result = if path.extension().is_some_and(|e| e == "safetensors") {
-        let mut store = SafetensorsStore::from_file(path)
-            .with_from_adapter(PyTorchToBurnAdapter)
-            .skip_enum_variants(true)
-            .map_indices_contiguous(true)
-            .allow_partial(true);
-        for (from, to) in keys {
-            store = store.with_key_remapping(*from, *to);
-        }
-        model
-            .load_from(&mut store)
-            .map_err(|e| err(e.to_string()))?
-    } else {
-        let mut store = PytorchStore::from_file(path)
-            .skip_enum_variants(true)
-            .map_indices_contiguous(true)
-            .allow_partial(true);
-        for (from, to) in keys {
-            store = store.with_key_remapping(*from, *to);
-        }
-        model
-            .load_from(&mut store)
-            .map_err(|e| err(e.to_string()))?
-    };
-    if !result.errors.is_empty() {
-        return Err(err(format!("{:?}", result.errors)));
-    }
-    Ok(CheckpointReport {
-        applied: result.applied,
-        missing: result.missing.into_iter().map(|m| m.0).collect(),
-        unused: result
-            .unused
-            .into_iter()
-            .filter(|k| !k.ends_with("num_batches_tracked"))
-            .collect(),
-    })
+/// torchvision ResNet key → model path: the DBNet backbone's renames
+/// ([`crate::import::torchvision`]) with the whole-key ones moved under `backbone.`.
+fn torchvision_keys() -> Vec<(String, String)> {
+    super::torchvision::RESNET_KEYS
+        .iter()
+        .map(|&(from, to)| {
+            let to = if from.starts_with('^') {
+                format!("backbone.{to}")
+            } else {
+                to.to_string()
+            };
+            (from.to_string(), to)
+        })
+        .chain([(r"^module\.".to_string(), String::new())])
+        .collect()
 }
 
 fn missing_error(path: &Path, r: &CheckpointReport, what: &str) -> ImportError {
@@ -126,7 +71,7 @@ pub fn load_checkpoint(
     model: &mut TextBoxes,
     path: &Path,
 ) -> Result<CheckpointReport, ImportError> {
-    let r = read(model, path, &DETECTOR_KEYS)?;
+    let r = read_by_name(model, path, &DETECTOR_KEYS, true)?;
     if !r.missing.is_empty() {
         return Err(missing_error(
             path,
@@ -141,11 +86,13 @@ pub fn load_checkpoint(
 /// Loads ImageNet weights into the backbone: Cadene `se_resnet50` for `se_resnet50`,
 /// torchvision `resnetNN` for the plain ResNets. Every backbone parameter must be in the file.
 pub fn load_backbone(model: &mut TextBoxes, path: &Path) -> Result<CheckpointReport, ImportError> {
+    let tv = torchvision_keys();
+    let tv: Vec<(&str, &str)> = tv.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
     let (keys, what): (&[(&str, &str)], &str) = match model.backbone {
         TbBackbone::SeResNet(_) => (&CADENE_KEYS, "a Cadene se_resnet50 state dict"),
-        TbBackbone::ResNet(_) => (&TORCHVISION_KEYS, "a torchvision ResNet of this depth"),
+        TbBackbone::ResNet(_) => (&tv, "a torchvision ResNet of this depth"),
     };
-    let r = read(model, path, keys)?;
+    let r = read_by_name(model, path, keys, true)?;
     let missing: Vec<String> = r
         .missing
         .iter()

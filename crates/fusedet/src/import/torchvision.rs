@@ -13,7 +13,7 @@ use crate::error::ImportError;
 use crate::model::backbone::{Backbone, MobileNetLayout};
 
 /// torchvision → fusedet `ResNet` key renames, applied in order.
-const RESNET_KEYS: [(&str, &str); 14] = [
+pub(crate) const RESNET_KEYS: [(&str, &str); 14] = [
     (r"^conv1\.", "stem."),
     (r"^bn1\.", "stem_bn."),
     (r"^layer1\.", "stages.0."),

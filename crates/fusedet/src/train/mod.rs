@@ -389,9 +389,43 @@ pub struct MetricsRow {
     pub val: Option<Scores>,
 }
 
-const CSV_HEADER: &str = "step,loss,loss_prob,loss_thresh,loss_binary,lr,img_per_s,elapsed_s,val_precision,val_recall,val_hmean";
+/// A row of a run's `metrics.csv` (one type per detector family).
+trait CsvRow: Sized {
+    /// The header line.
+    const HEADER: &'static str;
+    /// The row as a CSV line.
+    fn csv(&self) -> String;
+    /// A CSV line back (None for a line of another layout).
+    fn parse(line: &str) -> Option<Self>;
+    /// The row's optimizer step.
+    fn step(&self) -> usize;
+}
 
-impl MetricsRow {
+/// Writes `out/metrics.csv` atomically.
+fn write_rows<R: CsvRow>(out: &Path, rows: &[R]) -> Result<(), Error> {
+    let mut s = String::from(R::HEADER);
+    s.push('\n');
+    for r in rows {
+        s.push_str(&r.csv());
+        s.push('\n');
+    }
+    let p = out.join("metrics.csv");
+    write_atomic(&p, s.as_bytes()).map_err(|e| Error::io(&p, e))
+}
+
+/// Reads the rows of a `metrics.csv`.
+fn read_rows<R: CsvRow>(path: &Path) -> Result<Vec<R>, Error> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    Ok(text.lines().skip(1).filter_map(R::parse).collect())
+}
+
+impl CsvRow for MetricsRow {
+    const HEADER: &'static str = "step,loss,loss_prob,loss_thresh,loss_binary,lr,img_per_s,elapsed_s,val_precision,val_recall,val_hmean";
+
+    fn step(&self) -> usize {
+        self.step
+    }
+
     fn csv(&self) -> String {
         let mut s = format!(
             "{},{:.6},{:.6},{:.6},{:.6},{:.8},{:.3},{:.1}",
@@ -565,21 +599,9 @@ fn tensor4(v: Vec<f32>, shape: [usize; 4], device: &Device) -> Tensor<4> {
     Tensor::from_data(TensorData::new(v, shape), device)
 }
 
-fn write_metrics(out: &Path, rows: &[MetricsRow]) -> Result<(), Error> {
-    let mut s = String::from(CSV_HEADER);
-    s.push('\n');
-    for r in rows {
-        s.push_str(&r.csv());
-        s.push('\n');
-    }
-    let p = out.join("metrics.csv");
-    write_atomic(&p, s.as_bytes()).map_err(|e| Error::io(&p, e))
-}
-
 /// Reads `metrics.csv` rows.
 pub fn read_metrics(path: &Path) -> Result<Vec<MetricsRow>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    Ok(text.lines().skip(1).filter_map(MetricsRow::parse).collect())
+    read_rows(path)
 }
 
 /// Draws `curves.png` from the rows.
@@ -793,7 +815,7 @@ pub fn build_model(
 
 /// Where a run starts: a new model, optimizer, EMA and state, or with `--resume` those of the
 /// latest checkpoint that verifies (skipped ones reported), with the metrics rows up to its
-/// step (`read_rows` reads the run's metrics.csv).
+/// step (read from the run's metrics.csv).
 struct Start<R> {
     model: DetModel,
     optim: ModuleOptimizer,
@@ -804,15 +826,13 @@ struct Start<R> {
 }
 
 #[allow(clippy::too_many_arguments)]
-fn start_or_resume<R>(
+fn start_or_resume<R: CsvRow>(
     cfg: &TrainConfig,
     opts: &TrainOptions,
     out: &Path,
     ad: &Device,
     seed: u64,
     on_event: &mut dyn FnMut(Event<'_>),
-    read_rows: fn(&Path) -> Result<Vec<R>, Error>,
-    step_of: fn(&R) -> usize,
 ) -> Result<Start<R>, Error> {
     let latest = if opts.resume {
         let (good, skipped) = run_dir::latest_good_checkpoint(out);
@@ -847,7 +867,7 @@ fn start_or_resume<R>(
         let mp = out.join("metrics.csv");
         if mp.is_file() {
             rows = read_rows(&mp)?;
-            rows.retain(|r| step_of(r) <= state.step);
+            rows.retain(|r: &R| r.step() <= state.step);
         }
     } else if opts.resume {
         return Err(TrainError::Resume {
@@ -1017,16 +1037,7 @@ pub fn train(
         mut state,
         mut rows,
         resumed,
-    } = start_or_resume(
-        cfg,
-        opts,
-        out,
-        &ad,
-        seed,
-        on_event,
-        read_metrics,
-        |r: &MetricsRow| r.step,
-    )?;
+    } = start_or_resume(cfg, opts, out, &ad, seed, on_event)?;
 
     let o = &cfg.optim;
     let total = opts.max_steps.unwrap_or(o.steps).min(o.steps);
@@ -1146,7 +1157,7 @@ pub fn train(
         let row_elapsed = row.elapsed_s;
         rows.push(row);
         if cfg.run.checkpoint_due(done, last) {
-            write_metrics(out, &rows)?;
+            write_rows(out, &rows)?;
             checkpoint_step(
                 out,
                 cfg,
@@ -1160,7 +1171,7 @@ pub fn train(
             write_curves(out, &rows, &format!("fusedet train: {}", out.display()))?;
         }
     }
-    write_metrics(out, &rows)?;
+    write_rows(out, &rows)?;
     let best_scores = best.and_then(|(s, _)| {
         rows.iter()
             .find(|r| r.step == s)

@@ -22,8 +22,8 @@ use image::RgbImage;
 use super::data::{DataCheck, DataSource, sample_index, spawn_loader};
 pub use super::object_config::ObjectTrainConfig;
 use super::{
-    Event, Start, TrainConfig, TrainOptions, TrainSummary, check_finite, checkpoint_step,
-    keep_best, plot, settle_problems, start_or_resume,
+    CsvRow, Event, Start, TrainConfig, TrainOptions, TrainSummary, check_finite, checkpoint_step,
+    keep_best, plot, read_rows, settle_problems, start_or_resume, write_rows,
 };
 use crate::data::objects::{ObjectBox, ObjectDataset, ObjectSample};
 use crate::error::{ConfigError, Error, TrainError};
@@ -311,9 +311,13 @@ pub struct ObjectMetricsRow {
     pub val: Option<(f64, f64)>,
 }
 
-const OBJECT_CSV_HEADER: &str = "step,loss,loss_anchor,loss_iou,loss_xy,loss_wh,loss_obj,loss_cls,lr,img_per_s,elapsed_s,val_ap,val_ap50";
+impl CsvRow for ObjectMetricsRow {
+    const HEADER: &'static str = "step,loss,loss_anchor,loss_iou,loss_xy,loss_wh,loss_obj,loss_cls,lr,img_per_s,elapsed_s,val_ap,val_ap50";
 
-impl ObjectMetricsRow {
+    fn step(&self) -> usize {
+        self.step
+    }
+
     fn csv(&self) -> String {
         let t = &self.terms;
         let mut s = format!(
@@ -364,23 +368,7 @@ impl ObjectMetricsRow {
 
 /// Reads an object detector's `metrics.csv`.
 pub fn read_object_metrics(path: &Path) -> Result<Vec<ObjectMetricsRow>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    Ok(text
-        .lines()
-        .skip(1)
-        .filter_map(ObjectMetricsRow::parse)
-        .collect())
-}
-
-fn write_object_metrics(out: &Path, rows: &[ObjectMetricsRow]) -> Result<(), Error> {
-    let mut s = String::from(OBJECT_CSV_HEADER);
-    s.push('\n');
-    for r in rows {
-        s.push_str(&r.csv());
-        s.push('\n');
-    }
-    let p = out.join("metrics.csv");
-    write_atomic(&p, s.as_bytes()).map_err(|e| Error::io(&p, e))
+    read_rows(path)
 }
 
 fn write_object_curves(out: &Path, rows: &[ObjectMetricsRow]) -> Result<(), Error> {
@@ -551,16 +539,7 @@ pub(super) fn train(
         mut state,
         mut rows,
         resumed,
-    } = start_or_resume(
-        cfg,
-        opts,
-        out,
-        &ad,
-        seed,
-        on_event,
-        read_object_metrics,
-        |r: &ObjectMetricsRow| r.step,
-    )?;
+    } = start_or_resume(cfg, opts, out, &ad, seed, on_event)?;
 
     let o = &cfg.optim;
     let total = opts.max_steps.unwrap_or(o.steps).min(o.steps);
@@ -679,7 +658,7 @@ pub(super) fn train(
         let row_elapsed = row.elapsed_s;
         rows.push(row);
         if cfg.run.checkpoint_due(done, last) {
-            write_object_metrics(out, &rows)?;
+            write_rows(out, &rows)?;
             checkpoint_step(
                 out,
                 cfg,
@@ -693,7 +672,7 @@ pub(super) fn train(
             write_object_curves(out, &rows)?;
         }
     }
-    write_object_metrics(out, &rows)?;
+    write_rows(out, &rows)?;
     let best_ap = best.map(|(s, ap)| {
         let ap50 = best_ap50
             .or_else(|| {

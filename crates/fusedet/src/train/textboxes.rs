@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{Dataset, sample_index, spawn_loader};
 use super::{
-    Event, Start, TrainConfig, TrainOptions, TrainSummary, check_finite, checkpoint_step,
-    keep_best, open_data, plot, start_or_resume,
+    CsvRow, Event, Start, TrainConfig, TrainOptions, TrainSummary, check_finite, checkpoint_step,
+    keep_best, open_data, plot, read_rows, start_or_resume, write_rows,
 };
 use crate::data::TextInstance;
 use crate::error::{ConfigError, Error, TrainError};
@@ -325,9 +325,13 @@ pub struct TbMetricsRow {
     pub val: Option<(f64, f64, f64)>,
 }
 
-const TB_CSV_HEADER: &str = "step,loss,loss_cls,loss_loc,positives,lr,img_per_s,elapsed_s,val_precision,val_recall,val_hmean";
+impl CsvRow for TbMetricsRow {
+    const HEADER: &'static str = "step,loss,loss_cls,loss_loc,positives,lr,img_per_s,elapsed_s,val_precision,val_recall,val_hmean";
 
-impl TbMetricsRow {
+    fn step(&self) -> usize {
+        self.step
+    }
+
     fn csv(&self) -> String {
         let mut s = format!(
             "{},{:.6},{:.6},{:.6},{:.2},{:.8},{:.3},{:.1}",
@@ -372,23 +376,7 @@ impl TbMetricsRow {
 
 /// Reads a TextBoxes++ run's `metrics.csv`.
 pub fn read_tb_metrics(path: &Path) -> Result<Vec<TbMetricsRow>, Error> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    Ok(text
-        .lines()
-        .skip(1)
-        .filter_map(TbMetricsRow::parse)
-        .collect())
-}
-
-fn write_tb_metrics(out: &Path, rows: &[TbMetricsRow]) -> Result<(), Error> {
-    let mut s = String::from(TB_CSV_HEADER);
-    s.push('\n');
-    for r in rows {
-        s.push_str(&r.csv());
-        s.push('\n');
-    }
-    let p = out.join("metrics.csv");
-    write_atomic(&p, s.as_bytes()).map_err(|e| Error::io(&p, e))
+    read_rows(path)
 }
 
 fn write_tb_curves(out: &Path, rows: &[TbMetricsRow]) -> Result<(), Error> {
@@ -465,16 +453,7 @@ pub(super) fn train(
         mut state,
         mut rows,
         resumed,
-    } = start_or_resume(
-        cfg,
-        opts,
-        out,
-        &ad,
-        seed,
-        on_event,
-        read_tb_metrics,
-        |r: &TbMetricsRow| r.step,
-    )?;
+    } = start_or_resume(cfg, opts, out, &ad, seed, on_event)?;
     let o = &cfg.optim;
     let total = opts.max_steps.unwrap_or(o.steps).min(o.steps);
     let start = state.step;
@@ -581,7 +560,7 @@ pub(super) fn train(
         let row_elapsed = row.elapsed_s;
         rows.push(row);
         if cfg.run.checkpoint_due(done, last) {
-            write_tb_metrics(out, &rows)?;
+            write_rows(out, &rows)?;
             checkpoint_step(
                 out,
                 cfg,
@@ -595,7 +574,7 @@ pub(super) fn train(
             write_tb_curves(out, &rows)?;
         }
     }
-    write_tb_metrics(out, &rows)?;
+    write_rows(out, &rows)?;
     let best = best_scores.or_else(|| {
         let (s, _) = best?;
         let (p, r, h) = rows.iter().find(|r| r.step == s)?.val?;
