@@ -6,26 +6,16 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::ok;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_fusedet"))
-}
+use common::{bin, ok};
 
 fn smoke() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/textboxes_smoke.toml")
+    common::config("textboxes_smoke.toml")
 }
 
 /// Step, loss, the two terms, positives and the learning rate of each row; not the timings.
 fn losses(run: &Path) -> Vec<String> {
-    std::fs::read_to_string(run.join("metrics.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').take(6).collect::<Vec<_>>().join(","))
-        .collect()
+    common::metric_rows(run, 6)
 }
 
 #[test]

@@ -5,30 +5,20 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use common::ok;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_fusedet"))
-}
+use common::{bin, ok};
 
 fn configs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs")
 }
 
 fn smoke() -> PathBuf {
-    configs().join("yolov3_asff_smoke.toml")
+    common::config("yolov3_asff_smoke.toml")
 }
 
 /// Step, the total and the six loss terms, and the learning rate of each row; not the timings.
 fn losses(run: &Path) -> Vec<String> {
-    std::fs::read_to_string(run.join("metrics.csv"))
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').take(9).collect::<Vec<_>>().join(","))
-        .collect()
+    common::metric_rows(run, 9)
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Helpers shared by the CLI integration tests.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 #[allow(dead_code)]
@@ -53,7 +53,6 @@ pub fn ok(cmd: &mut Command) -> String {
 pub fn train_killed_and_resumed(cfg: &Path, a: &Path, b: &Path, steps: usize, first: usize) {
     use std::process::Stdio;
     use std::time::{Duration, Instant};
-    let bin = || Command::new(env!("CARGO_BIN_EXE_fusedet"));
     let max = steps.to_string();
     ok(bin()
         .arg("train")
@@ -96,4 +95,30 @@ pub fn train_killed_and_resumed(cfg: &Path, a: &Path, b: &Path, steps: usize, fi
         text.contains("resuming") && text.contains(&format!("{steps} steps")),
         "{text}"
     );
+}
+
+/// The `fusedet` binary.
+#[allow(dead_code)]
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_fusedet"))
+}
+
+/// A recipe of the repository's `configs/`.
+#[allow(dead_code)]
+pub fn config(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../configs")
+        .join(name)
+}
+
+/// The first `columns` fields of each row of a run's `metrics.csv` (the step, the losses and
+/// the learning rate; not the timings).
+#[allow(dead_code)]
+pub fn metric_rows(run: &Path, columns: usize) -> Vec<String> {
+    std::fs::read_to_string(run.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').take(columns).collect::<Vec<_>>().join(","))
+        .collect()
 }
