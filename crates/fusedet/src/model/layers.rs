@@ -5,6 +5,8 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
 
+use crate::model::fused;
+
 /// `make_divisible` of PaddleOCR and mindcv (MobileNet channel rounding): the nearest
 /// multiple of `divisor`, at least `divisor`, never below 90% of `v`.
 pub fn make_divisible(v: f64, divisor: usize) -> usize {
@@ -44,29 +46,45 @@ pub fn conv(
 /// through per-512-pixel im2col tiles; for PP-OCR's 3×3 96→24 convolutions at 184×320 that
 /// path took 205 ms where the 1×1 form takes about a third (docs/performance.md).
 pub fn conv_same_via_1x1(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    conv_same_act(conv, x, false)
+}
+
+/// [`conv_same_via_1x1`] followed by a ReLU (fused into the sum on flex).
+pub fn conv_same_via_1x1_relu(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    conv_same_act(conv, x, true)
+}
+
+fn conv_same_act(conv: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let [cout, cin, kh, kw] = conv.weight.dims();
     let p = kh / 2;
     let same = conv.padding == PaddingConfig2d::Explicit(p, p, p, p);
-    if kh != kw || kh == 1 || kh % 2 == 0 || conv.stride != [1, 1] || conv.groups != 1 {
-        return conv.forward(x);
-    }
-    if conv.dilation != [1, 1] || !same {
-        return conv.forward(x);
+    let direct = kh != kw || kh == 1 || kh % 2 == 0 || conv.stride != [1, 1] || conv.groups != 1;
+    if direct || conv.dilation != [1, 1] || !same {
+        let y = conv.forward(x);
+        return if relu { fused::relu(y) } else { y };
     }
     let [n, _, h, w] = x.dims();
-    let xp = x.pad((p, p, p, p), burn::tensor::ops::PadMode::Constant(0.0));
     // [cout, cin, ky, kx] -> [ky, kx, cout, cin]: output channel (ky * k + kx) * cout + o.
     let w1 = conv
         .weight
         .val()
         .permute([2, 3, 0, 1])
         .reshape([kh * kw * cout, cin, 1, 1]);
-    let y = burn::tensor::module::conv2d(
-        xp,
-        w1,
-        None,
-        burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
-    );
+    let opts = burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
+    if fused::on_flex(&x) && fused::on_flex(&w1) {
+        // Inference on flex: the 1×1 of the unpadded input and one fused pass for the sum.
+        let bias: Option<Vec<f32>> = conv
+            .bias
+            .as_ref()
+            .map(|b| b.val().into_data().iter::<f32>().collect());
+        let y = burn::tensor::module::conv2d(x, w1, None, opts);
+        match fused::shifted_sum(y, kh, cout, bias.as_deref(), relu) {
+            Ok(out) => return out,
+            Err(_) => unreachable!("a flex input gives a flex 1x1 output"),
+        }
+    }
+    let xp = x.pad((p, p, p, p), burn::tensor::ops::PadMode::Constant(0.0));
+    let y = burn::tensor::module::conv2d(xp, w1, None, opts);
     let mut acc: Option<Tensor<4>> = None;
     for ky in 0..kh {
         for kx in 0..kw {
@@ -81,9 +99,14 @@ pub fn conv_same_via_1x1(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         }
     }
     let out = acc.expect("k >= 3");
-    match &conv.bias {
+    let out = match &conv.bias {
         Some(b) => out.add(b.val().reshape([1, cout, 1, 1])),
         None => out,
+    };
+    if relu {
+        burn::tensor::activation::relu(out)
+    } else {
+        out
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`darknet`]: Darknet networks (YOLOv3, yolov3-tiny, SPP, Darknet-53) from their cfg;
 //! - [`dbnet`]: DBNet / DBNet++ / PP-OCR mobile det assembled from those;
 //! - [`detector`]: [`ModelSpec`] and [`DetModel`], one type for every family;
+//! - [`fused`]: one-pass kernels for the element-wise chains, on the flex CPU backend;
 //! - [`textboxes`]: RetinaNet + TextBoxes++ (SE-ResNet-50 / ResNet, FPN P2-P7, quad head);
 //! - [`yolov3`]: YOLOv3 + ASFF and its strong baseline in the ASFF reference's PyTorch layout
 //!   (standalone for now: not yet a [`ModelSpec`] family).
@@ -15,6 +16,7 @@ pub mod backbone;
 pub mod darknet;
 pub mod dbnet;
 pub mod detector;
+pub mod fused;
 pub mod head;
 pub mod layers;
 pub mod neck;

@@ -12,6 +12,7 @@ use burn::tensor::activation::{hard_sigmoid, hard_swish, relu};
 
 use crate::error::ImportError;
 use crate::import::{LoadParams, ParamStream};
+use crate::model::fused;
 use crate::model::layers::{Affine, conv, fold_bn_into_conv, make_divisible};
 
 /// Configuration of [`PpLcNetV3`].
@@ -68,6 +69,9 @@ pub struct RepConv {
     /// `lab` is folded into `conv` (inference).
     #[module(skip)]
     folded: bool,
+    /// The activation affine's two scalars, read once when folding (inference).
+    #[module(skip)]
+    act_affine: Option<(f32, f32)>,
 }
 
 impl RepConv {
@@ -86,19 +90,27 @@ impl RepConv {
                 lab: Affine::new(device),
             }),
             folded: false,
+            act_affine: None,
         }
     }
 
     fn fold_for_inference(&mut self) {
         if !self.folded {
             self.lab.fold_into(&mut self.conv);
+            self.act_affine = self.act.as_ref().map(|a| a.lab.values());
             self.folded = true;
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = self.conv.forward(x);
-        let x = if self.folded { x } else { self.lab.forward(x) };
+        if self.folded {
+            return match self.act_affine {
+                Some((a, b)) => fused::hard_swish_affine(x, a, b),
+                None => x,
+            };
+        }
+        let x = self.lab.forward(x);
         match &self.act {
             Some(act) => act.lab.forward(hard_swish(x)),
             None => x,
@@ -148,7 +160,16 @@ impl SqueezeExcite {
         let pooled = x.clone().mean_dim(3).mean_dim(2).reshape([n, c, 1, 1]);
         let a = relu(self.conv1.forward(pooled));
         let a = hard_sigmoid(self.conv2.forward(a), self.slope, 0.5);
-        x.mul(a)
+        fused::scale_channels(x, a, false)
+    }
+
+    /// `x + forward(x)` (the RSE layer's shortcut) in one pass on flex.
+    pub fn forward_residual(&self, x: Tensor<4>) -> Tensor<4> {
+        let [n, c, _, _] = x.dims();
+        let pooled = x.clone().mean_dim(3).mean_dim(2).reshape([n, c, 1, 1]);
+        let a = relu(self.conv1.forward(pooled));
+        let a = hard_sigmoid(self.conv2.forward(a), self.slope, 0.5);
+        fused::scale_channels(x, a, true)
     }
 }
 

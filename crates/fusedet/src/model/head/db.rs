@@ -13,8 +13,10 @@ use burn::tensor::activation::{relu, sigmoid};
 
 use crate::error::ImportError;
 use crate::import::{LoadParams, ParamStream};
+use crate::model::fused;
 use crate::model::layers::{
-    conv, conv_same_via_1x1, fold_bn_into_conv, fold_bn_into_conv_transpose,
+    conv, conv_same_via_1x1, conv_same_via_1x1_relu, fold_bn_into_conv,
+    fold_bn_into_conv_transpose,
 };
 
 /// Configuration of [`DbBranch`].
@@ -74,10 +76,15 @@ impl DbBranch {
 
     /// The map before the sigmoid (training computes the BCE from it).
     pub fn forward_logits(&self, x: Tensor<4>) -> Tensor<4> {
+        if self.folded {
+            let x = conv_same_via_1x1_relu(&self.conv1, x);
+            let x = fused::relu(self.conv2.forward(x));
+            return self.conv3.forward(x);
+        }
         let x = conv_same_via_1x1(&self.conv1, x);
-        let x = relu(if self.folded { x } else { self.bn1.forward(x) });
+        let x = relu(self.bn1.forward(x));
         let x = self.conv2.forward(x);
-        let x = relu(if self.folded { x } else { self.bn2.forward(x) });
+        let x = relu(self.bn2.forward(x));
         self.conv3.forward(x)
     }
 

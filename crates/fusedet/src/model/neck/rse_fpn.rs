@@ -8,7 +8,8 @@ use burn::prelude::*;
 use crate::error::ImportError;
 use crate::import::{LoadParams, ParamStream};
 use crate::model::backbone::lcnet_v3::SqueezeExcite;
-use crate::model::layers::{conv, conv_same_via_1x1, upsample_nearest};
+use crate::model::fused;
+use crate::model::layers::{conv, conv_same_via_1x1};
 
 /// `RSELayer`: conv (no bias) → SE, with a residual around the SE.
 #[derive(Module, Debug)]
@@ -33,7 +34,7 @@ impl RseLayer {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = conv_same_via_1x1(&self.conv, x);
         if self.shortcut {
-            x.clone().add(self.se.forward(x))
+            self.se.forward_residual(x)
         } else {
             self.se.forward(x)
         }
@@ -106,14 +107,14 @@ impl RseFpn {
         let in4 = self.ins_conv[2].forward(c4);
         let in3 = self.ins_conv[1].forward(c3);
         let in2 = self.ins_conv[0].forward(c2);
-        let out4 = in4.add(upsample_nearest(in5.clone(), 2));
-        let out3 = in3.add(upsample_nearest(out4.clone(), 2));
-        let out2 = in2.add(upsample_nearest(out3.clone(), 2));
-        let p5 = upsample_nearest(self.inp_conv[3].forward(in5), 8);
-        let p4 = upsample_nearest(self.inp_conv[2].forward(out4), 4);
-        let p3 = upsample_nearest(self.inp_conv[1].forward(out3), 2);
+        let out4 = fused::add_upsampled(in4, in5.clone(), 2);
+        let out3 = fused::add_upsampled(in3, out4.clone(), 2);
+        let out2 = fused::add_upsampled(in2, out3.clone(), 2);
+        let p5 = self.inp_conv[3].forward(in5);
+        let p4 = self.inp_conv[2].forward(out4);
+        let p3 = self.inp_conv[1].forward(out3);
         let p2 = self.inp_conv[0].forward(out2);
-        Tensor::cat(vec![p5, p4, p3, p2], 1)
+        fused::cat_upsampled(vec![(p5, 8), (p4, 4), (p3, 2), (p2, 1)])
     }
 }
 

@@ -1,0 +1,385 @@
+//! Fused kernels for the element-wise chains of the PP-OCR detectors, on Burn's flex CPU
+//! backend.
+//!
+//! Flex runs every element-wise tensor op as its own pass over the activations: single-threaded
+//! (its unary ops are plain loops), and into a new buffer whenever the input is still shared
+//! (`hard_swish(x)` is `x * hard_sigmoid(x)`: one allocation, two passes). PP-LCNetV3 follows
+//! each of its ~30 convolutions with hard-swish and a learnable affine (four passes), the
+//! RSE-FPN upsamples, adds and concatenates at stride 4. A profile of `fusedet detect` put a
+//! third of the forward in those passes (docs/performance.md). Each function here does one
+//! such chain in one multi-threaded pass, in place when the buffer is not shared, with the same
+//! f32 operations in the same order as the tensor-op form: the results are bit-identical
+//! (the tests compare them).
+//!
+//! They apply to float32 tensors on flex that autodiff does not track; for anything else
+//! (GPU backends, training) each falls back to the tensor ops it replaces, so a model calls
+//! them unconditionally.
+
+use burn::backend::Flex;
+use burn::backend::flex::FlexTensor;
+use burn::prelude::*;
+use burn::tensor::DType;
+use burn::tensor::activation::hard_swish;
+use rayon::prelude::*;
+
+use crate::model::layers::upsample_nearest;
+
+/// Elements per parallel chunk of an element-wise pass.
+const CHUNK: usize = 1 << 15;
+
+/// The flex primitive behind `x` (float32, untracked), or `x` back.
+fn flex<const D: usize>(x: Tensor<D>) -> Result<FlexTensor, Tensor<D>> {
+    match x.clone().try_into_primitive::<Flex>() {
+        Ok(t) if t.dtype() == DType::F32 => {
+            drop(x);
+            Ok(t)
+        }
+        _ => Err(x),
+    }
+}
+
+/// Whether `x` is a float32 flex tensor that autodiff does not track (the kernels' domain).
+pub fn on_flex<const D: usize>(x: &Tensor<D>) -> bool {
+    matches!(x.clone().try_into_primitive::<Flex>(), Ok(t) if t.dtype() == DType::F32)
+}
+
+/// Contiguous row-major data of `t` (no copy when `t` is contiguous and not shared).
+fn data(t: FlexTensor) -> TensorData {
+    t.into_data()
+}
+
+fn tensor<const D: usize>(d: TensorData) -> Tensor<D> {
+    Tensor::from_primitive::<Flex>(FlexTensor::from_data(d))
+}
+
+fn f32s(d: &TensorData) -> &[f32] {
+    d.as_slice::<f32>().expect("float32 data")
+}
+
+fn f32s_mut(d: &mut TensorData) -> &mut [f32] {
+    d.as_mut_slice::<f32>().expect("float32 data")
+}
+
+/// `x ↦ hard_swish(x) · scale + bias` (PP-LCNetV3's activation and the learnable affine after
+/// it), as `hard_swish(x).mul_scalar(scale).add_scalar(bias)`.
+pub fn hard_swish_affine<const D: usize>(x: Tensor<D>, scale: f32, bias: f32) -> Tensor<D> {
+    match flex(x) {
+        Ok(t) => {
+            let mut d = data(t);
+            let alpha = (1.0f64 / 6.0) as f32;
+            f32s_mut(&mut d).par_chunks_mut(CHUNK).for_each(|c| {
+                for v in c {
+                    let x = *v;
+                    *v = x * (alpha * x + 0.5).clamp(0.0, 1.0) * scale + bias;
+                }
+            });
+            tensor(d)
+        }
+        Err(x) => hard_swish(x).mul_scalar(scale).add_scalar(bias),
+    }
+}
+
+/// `x ↦ max(x, 0)` in one parallel pass (flex's own is single-threaded).
+pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    match flex(x) {
+        Ok(t) => {
+            let mut d = data(t);
+            f32s_mut(&mut d).par_chunks_mut(CHUNK).for_each(|c| {
+                for v in c {
+                    *v = v.max(0.0);
+                }
+            });
+            tensor(d)
+        }
+        Err(x) => burn::tensor::activation::relu(x),
+    }
+}
+
+/// Squeeze-excite's re-weighting: `x · a` (or `x + x · a` with `residual`, the RSE layer's
+/// shortcut), `a` of shape `[n, c, 1, 1]`.
+pub fn scale_channels(x: Tensor<4>, a: Tensor<4>, residual: bool) -> Tensor<4> {
+    let [n, c, h, w] = x.dims();
+    match flex(x) {
+        Ok(t) => {
+            let ad = a.into_data();
+            let a: Vec<f32> = ad.iter::<f32>().collect();
+            let mut d = data(t);
+            f32s_mut(&mut d)
+                .par_chunks_mut(h * w)
+                .enumerate()
+                .for_each(|(plane, p)| {
+                    let s = a[plane];
+                    if residual {
+                        p.iter_mut().for_each(|v| *v += *v * s);
+                    } else {
+                        p.iter_mut().for_each(|v| *v *= s);
+                    }
+                });
+            debug_assert_eq!(a.len(), n * c);
+            tensor(d)
+        }
+        Err(x) if residual => x.clone().add(x.mul(a)),
+        Err(x) => x.mul(a),
+    }
+}
+
+/// `a + upsample_nearest(b, factor)` (the FPN's top-down sum), written into `a`.
+pub fn add_upsampled(a: Tensor<4>, b: Tensor<4>, factor: usize) -> Tensor<4> {
+    let [n, c, h, w] = a.dims();
+    let [nb, cb, hb, wb] = b.dims();
+    if hb * factor != h || wb * factor != w || nb != n || cb != c {
+        return a.add(upsample_nearest(b, factor));
+    }
+    let bt = match flex(b) {
+        Ok(t) => t,
+        Err(b) => return a.add(upsample_nearest(b, factor)),
+    };
+    match flex(a) {
+        Ok(t) => {
+            let bd = data(bt);
+            let bs = f32s(&bd);
+            let mut d = data(t);
+            f32s_mut(&mut d)
+                .par_chunks_mut(h * w)
+                .enumerate()
+                .for_each(|(plane, p)| {
+                    let src = &bs[plane * hb * wb..(plane + 1) * hb * wb];
+                    for (i, row) in p.chunks_exact_mut(w).enumerate() {
+                        let srow = &src[(i / factor) * wb..(i / factor + 1) * wb];
+                        for (j, v) in row.iter_mut().enumerate() {
+                            *v += srow[j / factor];
+                        }
+                    }
+                });
+            tensor(d)
+        }
+        Err(a) => a.add(upsample_nearest(Tensor::from_primitive::<Flex>(bt), factor)),
+    }
+}
+
+/// `Tensor::cat([upsample_nearest(x, f) for (x, f) in parts], 1)`: the RSE-FPN's output, every
+/// level brought to the first full-size level's resolution, in one pass without the upsampled
+/// intermediates.
+pub fn cat_upsampled(parts: Vec<(Tensor<4>, usize)>) -> Tensor<4> {
+    let dims: Vec<[usize; 4]> = parts.iter().map(|(x, _)| x.dims()).collect();
+    let [n, _, h0, w0] = dims[0];
+    let (h, w) = (h0 * parts[0].1, w0 * parts[0].1);
+    let consistent = dims
+        .iter()
+        .zip(&parts)
+        .all(|(d, (_, f))| d[0] == n && d[2] * f == h && d[3] * f == w);
+    let mut flexes = Vec::with_capacity(parts.len());
+    let mut rest = Vec::new();
+    for (x, f) in parts {
+        if !rest.is_empty() || !consistent {
+            rest.push((x, f));
+            continue;
+        }
+        match flex(x) {
+            Ok(t) => flexes.push((data(t), f)),
+            Err(x) => rest.push((x, f)),
+        }
+    }
+    if !rest.is_empty() {
+        // Some part is not on flex: the tensor ops for all of them.
+        let mut all: Vec<(Tensor<4>, usize)> =
+            flexes.into_iter().map(|(d, f)| (tensor(d), f)).collect();
+        all.extend(rest);
+        return Tensor::cat(
+            all.into_iter()
+                .map(|(x, f)| upsample_nearest(x, f))
+                .collect(),
+            1,
+        );
+    }
+    let ctot: usize = dims.iter().map(|d| d[1]).sum();
+    // Output plane index -> (part, plane within the part's batch-major planes).
+    let mut src_of = Vec::with_capacity(n * ctot);
+    for b in 0..n {
+        for (k, d) in dims.iter().enumerate() {
+            for c in 0..d[1] {
+                src_of.push((k, b * d[1] + c));
+            }
+        }
+    }
+    let mut out = vec![0.0f32; n * ctot * h * w];
+    out.par_chunks_mut(h * w)
+        .zip(src_of.par_iter())
+        .for_each(|(p, &(k, sp))| {
+            let (d, f) = (&flexes[k].0, flexes[k].1);
+            let (hs, ws) = (dims[k][2], dims[k][3]);
+            let src = &f32s(d)[sp * hs * ws..(sp + 1) * hs * ws];
+            for (i, row) in p.chunks_exact_mut(w).enumerate() {
+                let srow = &src[(i / f) * ws..(i / f + 1) * ws];
+                if f == 1 {
+                    row.copy_from_slice(srow);
+                } else {
+                    for (j, v) in row.iter_mut().enumerate() {
+                        *v = srow[j / f];
+                    }
+                }
+            }
+        });
+    tensor(TensorData::new(out, [n, ctot, h, w]))
+}
+
+/// The second half of [`crate::model::layers::conv_same_via_1x1`] on an unpadded input:
+/// `y` is the 1×1 convolution with `k² · cout` outputs of the `h × w` input (output channel
+/// `(ky · k + kx) · cout + o`); the result is `Σ_{ky,kx} y[(ky·k+kx)·cout + o, i+ky−p, j+kx−p]`
+/// over the positions inside the image (the zero padding's terms are zero), in `ky`-major
+/// order, then `+ bias[o]`, then `max(·, 0)` with `relu`. `None` (and `y` back) off flex.
+pub fn shifted_sum(
+    y: Tensor<4>,
+    k: usize,
+    cout: usize,
+    bias: Option<&[f32]>,
+    relu: bool,
+) -> Result<Tensor<4>, Tensor<4>> {
+    let [n, ck, h, w] = y.dims();
+    if ck != k * k * cout {
+        return Err(y);
+    }
+    let yd = data(flex(y)?);
+    let ys = f32s(&yd);
+    let p = (k / 2) as isize;
+    let mut out = vec![0.0f32; n * cout * h * w];
+    out.par_chunks_mut(h * w).enumerate().for_each(|(plane, o)| {
+        let (b, oc) = (plane / cout, plane % cout);
+        for ky in 0..k {
+            for kx in 0..k {
+                let c = b * ck + (ky * k + kx) * cout + oc;
+                let src = &ys[c * h * w..(c + 1) * h * w];
+                let (dy, dx) = (ky as isize - p, kx as isize - p);
+                let (i0, i1) = ((-dy).max(0) as usize, (h as isize - dy).min(h as isize) as usize);
+                let (j0, j1) = ((-dx).max(0) as usize, (w as isize - dx).min(w as isize) as usize);
+                if j0 >= j1 {
+                    continue;
+                }
+                for i in i0..i1 {
+                    let si = (i as isize + dy) as usize;
+                    let sj0 = (j0 as isize + dx) as usize;
+                    let orow = &mut o[i * w + j0..i * w + j1];
+                    let srow = &src[si * w + sj0..si * w + sj0 + (j1 - j0)];
+                    for (a, s) in orow.iter_mut().zip(srow) {
+                        *a += *s;
+                    }
+                }
+            }
+        }
+        if let Some(bias) = bias {
+            let bv = bias[oc];
+            o.iter_mut().for_each(|v| *v += bv);
+        }
+        if relu {
+            o.iter_mut().for_each(|v| *v = v.max(0.0));
+        }
+    });
+    Ok(tensor(TensorData::new(out, [n, cout, h, w])))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    fn rand(shape: [usize; 4], device: &Device) -> Tensor<4> {
+        Tensor::<4>::random(shape, Distribution::Normal(0.0, 2.0), device)
+    }
+
+    fn bits(x: Tensor<4>) -> Vec<u32> {
+        x.into_data()
+            .iter::<f32>()
+            .map(|v| (v + 0.0).to_bits())
+            .collect()
+    }
+
+    #[test]
+    fn hard_swish_affine_is_bit_identical_to_the_tensor_ops() {
+        let device = Device::default();
+        let x = rand([2, 3, 17, 9], &device);
+        let want = bits(hard_swish(x.clone()).mul_scalar(0.7f32).add_scalar(-0.2f32));
+        // Shared input (the kernel must not write into `x`'s buffer) and unique input.
+        let got = bits(hard_swish_affine(x.clone(), 0.7, -0.2));
+        assert_eq!(got, want);
+        let x_again = bits(x.clone());
+        assert_ne!(x_again, want);
+        assert_eq!(bits(hard_swish_affine(x, 0.7, -0.2)), want);
+    }
+
+    #[test]
+    fn relu_and_channel_scaling_match() {
+        let device = Device::default();
+        let x = rand([2, 3, 5, 4], &device);
+        assert_eq!(
+            bits(relu(x.clone())),
+            bits(burn::tensor::activation::relu(x.clone()))
+        );
+        let a = rand([2, 3, 1, 1], &device);
+        for residual in [false, true] {
+            let want = if residual {
+                x.clone().add(x.clone().mul(a.clone()))
+            } else {
+                x.clone().mul(a.clone())
+            };
+            assert_eq!(
+                bits(scale_channels(x.clone(), a.clone(), residual)),
+                bits(want)
+            );
+        }
+    }
+
+    #[test]
+    fn upsampled_sums_and_concatenations_match() {
+        let device = Device::default();
+        let a = rand([2, 3, 8, 12], &device);
+        let b = rand([2, 3, 4, 6], &device);
+        let want = bits(a.clone().add(upsample_nearest(b.clone(), 2)));
+        assert_eq!(bits(add_upsampled(a, b, 2)), want);
+
+        let parts = vec![
+            (rand([2, 2, 1, 2], &device), 8),
+            (rand([2, 3, 2, 4], &device), 4),
+            (rand([2, 1, 8, 16], &device), 1),
+        ];
+        let want = bits(Tensor::cat(
+            parts
+                .iter()
+                .map(|(x, f)| upsample_nearest(x.clone(), *f))
+                .collect(),
+            1,
+        ));
+        assert_eq!(bits(cat_upsampled(parts)), want);
+    }
+
+    #[test]
+    fn shifted_sum_equals_the_padded_slices_sum() {
+        let device = Device::default();
+        for (k, cout, relu) in [(3, 2, false), (5, 3, true), (3, 1, true)] {
+            let (n, h, w) = (2, 7, 6);
+            let y = rand([n, k * k * cout, h, w], &device);
+            let bias: Vec<f32> = (0..cout).map(|i| i as f32 * 0.3 - 0.2).collect();
+            let p = k / 2;
+            let yp = y.clone().pad((p, p, p, p), burn::tensor::ops::PadMode::Constant(0.0));
+            let mut acc: Option<Tensor<4>> = None;
+            for ky in 0..k {
+                for kx in 0..k {
+                    let c0 = (ky * k + kx) * cout;
+                    let s = yp
+                        .clone()
+                        .slice([0..n, c0..c0 + cout, ky..ky + h, kx..kx + w]);
+                    acc = Some(match acc {
+                        None => s,
+                        Some(a) => a.add(s),
+                    });
+                }
+            }
+            let b = Tensor::<1>::from_data(TensorData::new(bias.clone(), [cout]), &device);
+            let mut want = acc.unwrap().add(b.reshape([1, cout, 1, 1]));
+            if relu {
+                want = burn::tensor::activation::relu(want);
+            }
+            let got = shifted_sum(y, k, cout, Some(&bias), relu).expect("flex");
+            assert_eq!(bits(got), bits(want), "k {k} cout {cout}");
+        }
+    }
+}
