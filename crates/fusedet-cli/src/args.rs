@@ -137,6 +137,10 @@ pub struct BenchArgs {
     /// times, plus fusedet's time per stage and peak memory.
     #[arg(long, value_name = "DIR")]
     pub e2e: Option<PathBuf>,
+    /// Print the forward's time per layer type (conv 1x1, depthwise, hard-swish + affine,
+    /// ...) at both benchmark sizes instead of the comparison; CPU only.
+    #[arg(long)]
+    pub profile: bool,
     /// Device: cpu (default), cuda / cuda:N, wgpu / wgpu:N (with the matching features).
     #[arg(long, default_value = "cpu")]
     pub device: String,

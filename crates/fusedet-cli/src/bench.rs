@@ -12,6 +12,7 @@ use fusedet::TextDetector;
 use crate::args::BenchArgs;
 use fusedet::infer::ModelSource;
 use fusedet::postprocess::db::ProbMap;
+use fusedet::preprocess::Prepared;
 
 const ORT_SCRIPT: &str = include_str!("bench_reference.py");
 
@@ -58,21 +59,13 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let device = crate::device::parse(&a.device)?;
     let det = TextDetector::from_onnx(&model_path, &device)?;
     let runs = a.runs.max(1);
+    if a.profile {
+        return print_profile(&det, &a, runs);
+    }
     let tmp = tempdir()?;
     let mut report = Vec::new();
-    for (h, w) in [(736usize, 1280usize), (640, 640)] {
-        let img = match &a.image {
-            Some(p) => fusedet::preprocess::load_image(p)?,
-            None => synthetic_image(w as u32, h as u32),
-        };
-        let img = fusedet::preprocess::resize_bilinear(&img, w as u32, h as u32);
-        let mut prep = det.prepare(&img);
-        // Force the exact benchmark size.
-        if (prep.height, prep.width) != (h, w) {
-            let mut cfg = det.preprocess.clone();
-            cfg.limit_side_len = h.min(w) as u32;
-            prep = fusedet::preprocess::prepare(&img, &cfg);
-        }
+    for (h, w) in SIZES {
+        let prep = bench_input(&det, &a, h, w)?;
         let input_path = tmp.join(format!("x_{h}x{w}.f32"));
         write_f32(&input_path, &prep.data)?;
         det.predict_maps(&[&prep])?;
@@ -150,6 +143,81 @@ pub fn run(a: BenchArgs) -> Result<()> {
     println!(
         "forward ratio = fusedet / onnxruntime (2 threads; lower is better); postproc speedup = PaddleOCR DBPostProcess / fusedet"
     );
+    Ok(())
+}
+
+/// The benchmark's network input sizes (height, width).
+const SIZES: [(usize, usize); 2] = [(736, 1280), (640, 640)];
+
+/// The `--image` (or the synthetic page) prepared at exactly `h x w`.
+fn bench_input(det: &TextDetector, a: &BenchArgs, h: usize, w: usize) -> Result<Prepared> {
+    let img = match &a.image {
+        Some(p) => fusedet::preprocess::load_image(p)?,
+        None => synthetic_image(w as u32, h as u32),
+    };
+    let img = fusedet::preprocess::resize_bilinear(&img, w as u32, h as u32);
+    let mut prep = det.prepare(&img);
+    // Force the exact benchmark size.
+    if (prep.height, prep.width) != (h, w) {
+        let mut cfg = det.preprocess.clone();
+        cfg.limit_side_len = h.min(w) as u32;
+        prep = fusedet::preprocess::prepare(&img, &cfg);
+    }
+    Ok(prep)
+}
+
+/// `bench --profile`: the forward's time per layer type ([`fusedet::profile`]), at both sizes.
+fn print_profile(det: &TextDetector, a: &BenchArgs, runs: usize) -> Result<()> {
+    if a.device != "cpu" {
+        anyhow::bail!(
+            "--profile times layers on the CPU, where each op runs when called; on {} ops are \
+             queued and a layer's wall time is not its cost",
+            a.device
+        );
+    }
+    for (h, w) in SIZES {
+        let prep = bench_input(det, a, h, w)?;
+        det.predict_maps(&[&prep])?;
+        fusedet::profile::enable(true);
+        let t = Instant::now();
+        for _ in 0..runs {
+            det.predict_maps(&[&prep])?;
+        }
+        let total = t.elapsed().as_secs_f64() * 1e3 / runs as f64;
+        let mut rows = fusedet::profile::take();
+        fusedet::profile::enable(false);
+        rows.sort_by_key(|r| std::cmp::Reverse(r.total));
+        println!(
+            "fusedet bench --profile: {} at {h}x{w}, mean of {runs} forwards, ms per forward",
+            a.model
+        );
+        println!(
+            "{:<34} {:>6} {:>9} {:>7}",
+            "layer type", "calls", "ms", "share"
+        );
+        let mut attributed = 0.0;
+        for r in &rows {
+            let ms = r.total.as_secs_f64() * 1e3 / runs as f64;
+            attributed += ms;
+            println!(
+                "{:<34} {:>6} {:>9.2} {:>6.1}%",
+                r.kind,
+                r.calls / runs as u64,
+                ms,
+                100.0 * ms / total
+            );
+        }
+        let other = total - attributed;
+        println!(
+            "{:<34} {:>6} {:>9.2} {:>6.1}%",
+            "other (input/map copies, unlisted)",
+            "",
+            other,
+            100.0 * other / total
+        );
+        println!("{:<34} {:>6} {:>9.2}", "forward (predict_maps)", "", total);
+        println!();
+    }
     Ok(())
 }
 

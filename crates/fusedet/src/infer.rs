@@ -226,6 +226,37 @@ impl Detector {
         }
     }
 
+    /// The preprocessing a caller may run ahead of [`Detector::detect_batch_prepared`], on
+    /// another thread while the network runs (the text detectors' resize and normalisation,
+    /// [`crate::preprocess::prepare`]); `None` for the families that prepare inside
+    /// [`Detector::detect_batch`].
+    pub fn preprocess_config(&self) -> Option<PreprocessConfig> {
+        match self {
+            Self::Text(t) => Some(t.preprocess.clone()),
+            Self::Object(_) | Self::Quad(_) => None,
+        }
+    }
+
+    /// [`Detector::detect_batch`] with `prepared[i]` =
+    /// `prepare(images[i], &preprocess_config)` already done (see
+    /// [`Detector::preprocess_config`]); same results. Where any entry is `None`, or for the
+    /// families without a preprocessing config, the images are prepared here.
+    pub fn detect_batch_prepared(
+        &self,
+        images: &[&RgbImage],
+        prepared: Vec<Option<Prepared>>,
+        max_batch: usize,
+    ) -> Result<Vec<Vec<Detection>>, Error> {
+        match self {
+            Self::Text(t)
+                if prepared.len() == images.len() && prepared.iter().all(Option::is_some) =>
+            {
+                t.detect_prepared(prepared.into_iter().flatten().collect(), max_batch)
+            }
+            _ => self.detect_batch(images, max_batch),
+        }
+    }
+
     /// All stages for several images, in order, batched (see each family's `detect_batch`).
     pub fn detect_batch(
         &self,
@@ -347,7 +378,17 @@ impl<M: ProbabilityModel> TextDetector<M> {
         max_batch: usize,
     ) -> Result<Vec<Vec<Detection>>, Error> {
         let prepared: Vec<Prepared> = images.iter().map(|i| self.prepare(i)).collect();
-        let mut out: Vec<Option<Vec<Detection>>> = vec![None; images.len()];
+        self.detect_prepared(prepared, max_batch)
+    }
+
+    /// Stages 2 and 3 of [`TextDetector::detect_batch`] on images prepared by
+    /// [`TextDetector::prepare`].
+    pub fn detect_prepared(
+        &self,
+        prepared: Vec<Prepared>,
+        max_batch: usize,
+    ) -> Result<Vec<Vec<Detection>>, Error> {
+        let mut out: Vec<Option<Vec<Detection>>> = vec![None; prepared.len()];
         for i in 0..prepared.len() {
             if out[i].is_some() {
                 continue;

@@ -21,6 +21,7 @@ pub mod model;
 pub mod object;
 pub mod postprocess;
 pub mod preprocess;
+pub mod profile;
 pub mod quad;
 pub mod rng;
 pub mod run_dir;

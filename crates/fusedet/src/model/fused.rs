@@ -15,6 +15,10 @@
 //! (GPU backends, training) each falls back to the tensor ops it replaces, so a model calls
 //! them unconditionally.
 
+// `Err` hands the input tensor back (256 bytes) for the tensor-op fallback: one move per
+// layer, not worth a box.
+#![allow(clippy::result_large_err)]
+
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
 use burn::prelude::*;
@@ -95,6 +99,69 @@ pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     }
 }
 
+/// The logistic sigmoid in one parallel pass, computed as flex's own (`1 / (1 + e^−x)` for
+/// `x ≥ 0`, `e^x / (1 + e^x)` below).
+pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    match flex(x) {
+        Ok(t) => {
+            let mut d = data(t);
+            f32s_mut(&mut d).par_chunks_mut(CHUNK).for_each(|c| {
+                for v in c {
+                    let x = *v;
+                    *v = if x >= 0.0 {
+                        1.0 / (1.0 + (-x).exp())
+                    } else {
+                        let e = x.exp();
+                        e / (1.0 + e)
+                    };
+                }
+            });
+            tensor(d)
+        }
+        Err(x) => burn::tensor::activation::sigmoid(x),
+    }
+}
+
+/// The columns of a `k × k` convolution with stride `stride` and zero padding `pad` on every
+/// side: `[n, c, h, w]` → `[n, c·k·k, oh, ow]`, channel `(ci·k + ky)·k + kx` holding
+/// `x[ci, i·stride + ky − pad, j·stride + kx − pad]` (0 outside), so that the convolution is
+/// a 1×1 convolution of the columns with the weight reshaped to `[cout, c·k·k, 1, 1]`. For
+/// strided convolutions of few input channels (a stem), which flex runs slowly otherwise.
+pub fn im2col(x: Tensor<4>, k: usize, stride: usize, pad: usize) -> Result<Tensor<4>, Tensor<4>> {
+    let [n, c, h, w] = x.dims();
+    if h + 2 * pad < k || w + 2 * pad < k || stride == 0 {
+        return Err(x);
+    }
+    let (oh, ow) = (
+        (h + 2 * pad - k) / stride + 1,
+        (w + 2 * pad - k) / stride + 1,
+    );
+    let xd = data(flex(x)?);
+    let xs = f32s(&xd);
+    let mut out = vec![0.0f32; n * c * k * k * oh * ow];
+    out.par_chunks_mut(oh * ow)
+        .enumerate()
+        .for_each(|(plane, o)| {
+            let (b, rest) = (plane / (c * k * k), plane % (c * k * k));
+            let (ci, ky, kx) = (rest / (k * k), rest / k % k, rest % k);
+            let src = &xs[(b * c + ci) * h * w..(b * c + ci + 1) * h * w];
+            for (i, row) in o.chunks_exact_mut(ow).enumerate() {
+                let y = (i * stride + ky) as isize - pad as isize;
+                if y < 0 || y >= h as isize {
+                    continue;
+                }
+                let srow = &src[y as usize * w..(y as usize + 1) * w];
+                for (j, v) in row.iter_mut().enumerate() {
+                    let xx = (j * stride + kx) as isize - pad as isize;
+                    if xx >= 0 && xx < w as isize {
+                        *v = srow[xx as usize];
+                    }
+                }
+            }
+        });
+    Ok(tensor(TensorData::new(out, [n, c * k * k, oh, ow])))
+}
+
 /// Squeeze-excite's re-weighting: `x · a` (or `x + x · a` with `residual`, the RSE layer's
 /// shortcut), `a` of shape `[n, c, 1, 1]`.
 pub fn scale_channels(x: Tensor<4>, a: Tensor<4>, residual: bool) -> Tensor<4> {
@@ -146,8 +213,8 @@ pub fn add_upsampled(a: Tensor<4>, b: Tensor<4>, factor: usize) -> Tensor<4> {
                     let src = &bs[plane * hb * wb..(plane + 1) * hb * wb];
                     for (i, row) in p.chunks_exact_mut(w).enumerate() {
                         let srow = &src[(i / factor) * wb..(i / factor + 1) * wb];
-                        for (j, v) in row.iter_mut().enumerate() {
-                            *v += srow[j / factor];
+                        for (run, s) in row.chunks_exact_mut(factor).zip(srow) {
+                            run.iter_mut().for_each(|v| *v += *s);
                         }
                     }
                 });
@@ -214,8 +281,8 @@ pub fn cat_upsampled(parts: Vec<(Tensor<4>, usize)>) -> Tensor<4> {
                 if f == 1 {
                     row.copy_from_slice(srow);
                 } else {
-                    for (j, v) in row.iter_mut().enumerate() {
-                        *v = srow[j / f];
+                    for (run, s) in row.chunks_exact_mut(f).zip(srow) {
+                        run.fill(*s);
                     }
                 }
             }
@@ -243,37 +310,45 @@ pub fn shifted_sum(
     let ys = f32s(&yd);
     let p = (k / 2) as isize;
     let mut out = vec![0.0f32; n * cout * h * w];
-    out.par_chunks_mut(h * w).enumerate().for_each(|(plane, o)| {
-        let (b, oc) = (plane / cout, plane % cout);
-        for ky in 0..k {
-            for kx in 0..k {
-                let c = b * ck + (ky * k + kx) * cout + oc;
-                let src = &ys[c * h * w..(c + 1) * h * w];
-                let (dy, dx) = (ky as isize - p, kx as isize - p);
-                let (i0, i1) = ((-dy).max(0) as usize, (h as isize - dy).min(h as isize) as usize);
-                let (j0, j1) = ((-dx).max(0) as usize, (w as isize - dx).min(w as isize) as usize);
-                if j0 >= j1 {
-                    continue;
-                }
-                for i in i0..i1 {
-                    let si = (i as isize + dy) as usize;
-                    let sj0 = (j0 as isize + dx) as usize;
-                    let orow = &mut o[i * w + j0..i * w + j1];
-                    let srow = &src[si * w + sj0..si * w + sj0 + (j1 - j0)];
-                    for (a, s) in orow.iter_mut().zip(srow) {
-                        *a += *s;
+    out.par_chunks_mut(h * w)
+        .enumerate()
+        .for_each(|(plane, o)| {
+            let (b, oc) = (plane / cout, plane % cout);
+            for ky in 0..k {
+                for kx in 0..k {
+                    let c = b * ck + (ky * k + kx) * cout + oc;
+                    let src = &ys[c * h * w..(c + 1) * h * w];
+                    let (dy, dx) = (ky as isize - p, kx as isize - p);
+                    let (i0, i1) = (
+                        (-dy).max(0) as usize,
+                        (h as isize - dy).min(h as isize) as usize,
+                    );
+                    let (j0, j1) = (
+                        (-dx).max(0) as usize,
+                        (w as isize - dx).min(w as isize) as usize,
+                    );
+                    if j0 >= j1 {
+                        continue;
+                    }
+                    for i in i0..i1 {
+                        let si = (i as isize + dy) as usize;
+                        let sj0 = (j0 as isize + dx) as usize;
+                        let orow = &mut o[i * w + j0..i * w + j1];
+                        let srow = &src[si * w + sj0..si * w + sj0 + (j1 - j0)];
+                        for (a, s) in orow.iter_mut().zip(srow) {
+                            *a += *s;
+                        }
                     }
                 }
             }
-        }
-        if let Some(bias) = bias {
-            let bv = bias[oc];
-            o.iter_mut().for_each(|v| *v += bv);
-        }
-        if relu {
-            o.iter_mut().for_each(|v| *v = v.max(0.0));
-        }
-    });
+            if let Some(bias) = bias {
+                let bv = bias[oc];
+                o.iter_mut().for_each(|v| *v += bv);
+            }
+            if relu {
+                o.iter_mut().for_each(|v| *v = v.max(0.0));
+            }
+        });
     Ok(tensor(TensorData::new(out, [n, cout, h, w])))
 }
 
@@ -304,6 +379,31 @@ mod tests {
         let x_again = bits(x.clone());
         assert_ne!(x_again, want);
         assert_eq!(bits(hard_swish_affine(x, 0.7, -0.2)), want);
+    }
+
+    #[test]
+    fn sigmoid_matches_and_im2col_gives_the_strided_convolution() {
+        let device = Device::default();
+        let x = rand([2, 3, 9, 11], &device);
+        assert_eq!(
+            bits(sigmoid(x.clone())),
+            bits(burn::tensor::activation::sigmoid(x.clone()))
+        );
+        for (k, stride, pad) in [(3, 2, 1), (3, 1, 1), (5, 2, 2), (2, 2, 0)] {
+            let weight = rand([4, 3, k, k], &device);
+            let opts = burn::tensor::ops::ConvOptions::new([stride; 2], [pad; 2], [1, 1], 1);
+            let want = burn::tensor::module::conv2d(x.clone(), weight.clone(), None, opts);
+            let cols = im2col(x.clone(), k, stride, pad).expect("flex");
+            let got = burn::tensor::module::conv2d(
+                cols,
+                weight.reshape([4, 3 * k * k, 1, 1]),
+                None,
+                burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+            );
+            assert_eq!(got.dims(), want.dims());
+            let d = (got - want).abs().max().into_scalar::<f32>();
+            assert!(d < 1e-4, "k {k} stride {stride} pad {pad}: {d}");
+        }
     }
 
     #[test]
@@ -359,7 +459,9 @@ mod tests {
             let y = rand([n, k * k * cout, h, w], &device);
             let bias: Vec<f32> = (0..cout).map(|i| i as f32 * 0.3 - 0.2).collect();
             let p = k / 2;
-            let yp = y.clone().pad((p, p, p, p), burn::tensor::ops::PadMode::Constant(0.0));
+            let yp = y
+                .clone()
+                .pad((p, p, p, p), burn::tensor::ops::PadMode::Constant(0.0));
             let mut acc: Option<Tensor<4>> = None;
             for ky in 0..k {
                 for kx in 0..k {

@@ -6,6 +6,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
 
 use crate::model::fused;
+use crate::profile;
 
 /// `make_divisible` of PaddleOCR and mindcv (MobileNet channel rounding): the nearest
 /// multiple of `divisor`, at least `divisor`, never below 90% of `v`.
@@ -36,6 +37,44 @@ pub fn conv(
         .init(device)
 }
 
+/// `conv.forward(x)`, timed under its kind when profiling ([`crate::profile::conv_kind`]).
+///
+/// On flex, a strided convolution of at most [`IM2COL_MAX_COLUMNS`] columns (`cin · k²`, a
+/// stem's 3 × 3 × 3) runs as [`fused::im2col`] and one 1×1 convolution: flex's own path for it
+/// took 37 ms of PP-OCRv4's 228 ms at 736×1280 (`bench --profile`).
+pub fn conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let [cout, cin_g, k, kw] = conv.weight.dims();
+    let kind = profile::conv_kind(k, conv.stride[0], conv.groups, cin_g * conv.groups);
+    profile::time(kind, || {
+        let p = k / 2;
+        let im2col = k == kw
+            && k > 1
+            && conv.stride[0] > 1
+            && conv.stride[0] == conv.stride[1]
+            && conv.groups == 1
+            && conv.dilation == [1, 1]
+            && conv.padding == PaddingConfig2d::Explicit(p, p, p, p)
+            && cin_g * k * k <= IM2COL_MAX_COLUMNS
+            && fused::on_flex(&x)
+            && fused::on_flex(&conv.weight.val());
+        if !im2col {
+            return conv.forward(x);
+        }
+        match fused::im2col(x, k, conv.stride[0], p) {
+            Ok(cols) => burn::tensor::module::conv2d(
+                cols,
+                conv.weight.val().reshape([cout, cin_g * k * k, 1, 1]),
+                conv.bias.as_ref().map(|b| b.val()),
+                burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
+            ),
+            Err(x) => conv.forward(x),
+        }
+    })
+}
+
+/// The most columns (`cin · k²`) [`conv_forward`] gathers for a strided convolution.
+pub const IM2COL_MAX_COLUMNS: usize = 64;
+
 /// `conv.forward(x)` for a stride-1 `k × k` convolution with "same" padding (`k / 2`), groups
 /// 1, dilation 1, computed as one 1×1 convolution with `k² · cout` outputs on the zero-padded
 /// input followed by the sum of the `k²` shifted `cout`-channel slices; other convolutions go
@@ -54,14 +93,20 @@ pub fn conv_same_via_1x1_relu(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     conv_same_act(conv, x, true)
 }
 
+// The shifted sum's `Err` hands its input back (a 256-byte tensor), once per layer.
+#[allow(clippy::result_large_err)]
 fn conv_same_act(conv: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let [cout, cin, kh, kw] = conv.weight.dims();
     let p = kh / 2;
     let same = conv.padding == PaddingConfig2d::Explicit(p, p, p, p);
     let direct = kh != kw || kh == 1 || kh % 2 == 0 || conv.stride != [1, 1] || conv.groups != 1;
     if direct || conv.dilation != [1, 1] || !same {
-        let y = conv.forward(x);
-        return if relu { fused::relu(y) } else { y };
+        let y = conv_forward(conv, x);
+        return if relu {
+            profile::time("relu", || fused::relu(y))
+        } else {
+            y
+        };
     }
     let [n, _, h, w] = x.dims();
     // [cout, cin, ky, kx] -> [ky, kx, cout, cin]: output channel (ky * k + kx) * cout + o.
@@ -77,8 +122,13 @@ fn conv_same_act(conv: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
             .bias
             .as_ref()
             .map(|b| b.val().into_data().iter::<f32>().collect());
-        let y = burn::tensor::module::conv2d(x, w1, None, opts);
-        match fused::shifted_sum(y, kh, cout, bias.as_deref(), relu) {
+        let y = profile::time("conv kxk same: 1x1 GEMM", || {
+            burn::tensor::module::conv2d(x, w1, None, opts)
+        });
+        let sum = profile::time("conv kxk same: shifted sum", || {
+            fused::shifted_sum(y, kh, cout, bias.as_deref(), relu)
+        });
+        match sum {
             Ok(out) => return out,
             Err(_) => unreachable!("a flex input gives a flex 1x1 output"),
         }

@@ -13,7 +13,8 @@ use burn::tensor::activation::{hard_sigmoid, hard_swish, relu};
 use crate::error::ImportError;
 use crate::import::{LoadParams, ParamStream};
 use crate::model::fused;
-use crate::model::layers::{Affine, conv, fold_bn_into_conv, make_divisible};
+use crate::model::layers::{Affine, conv, conv_forward, fold_bn_into_conv, make_divisible};
+use crate::profile;
 
 /// Configuration of [`PpLcNetV3`].
 #[derive(Config, Debug)]
@@ -103,10 +104,12 @@ impl RepConv {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.conv.forward(x);
+        let x = conv_forward(&self.conv, x);
         if self.folded {
             return match self.act_affine {
-                Some((a, b)) => fused::hard_swish_affine(x, a, b),
+                Some((a, b)) => {
+                    profile::time("hard-swish + affine", || fused::hard_swish_affine(x, a, b))
+                }
                 None => x,
             };
         }
@@ -276,7 +279,7 @@ impl PpLcNetV3 {
     /// # Shapes
     /// - `x`: `[n, 3, H, W]` (H, W multiples of 32) → four features at strides 4, 8, 16, 32.
     pub fn forward(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
-        let mut x = self.conv1.forward(x);
+        let mut x = conv_forward(&self.conv1, x);
         if !self.folded {
             x = self.bn1.forward(x);
         }
@@ -285,7 +288,7 @@ impl PpLcNetV3 {
             for block in stage {
                 x = block.dw.forward(x);
                 if let Some(se) = &block.se {
-                    x = se.forward(x);
+                    x = profile::time("squeeze-excite", || se.forward(x));
                 }
                 x = block.pw.forward(x);
             }
@@ -296,7 +299,7 @@ impl PpLcNetV3 {
         feats
             .into_iter()
             .zip(&self.out_convs)
-            .map(|(f, c)| c.forward(f))
+            .map(|(f, c)| conv_forward(c, f))
             .collect()
     }
 }

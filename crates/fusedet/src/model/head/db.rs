@@ -15,9 +15,9 @@ use crate::error::ImportError;
 use crate::import::{LoadParams, ParamStream};
 use crate::model::fused;
 use crate::model::layers::{
-    conv, conv_same_via_1x1, conv_same_via_1x1_relu, fold_bn_into_conv,
-    fold_bn_into_conv_transpose,
+    conv, conv_same_via_1x1, conv_same_via_1x1_relu, fold_bn_into_conv, fold_bn_into_conv_transpose,
 };
+use crate::profile;
 
 /// Configuration of [`DbBranch`].
 #[derive(Config, Debug)]
@@ -71,15 +71,17 @@ impl DbBranch {
     /// # Shapes
     /// - `x`: `[n, in_channels, H/4, W/4]` → probability map `[n, 1, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        sigmoid(self.forward_logits(x))
+        let z = self.forward_logits(x);
+        profile::time("sigmoid", || fused::sigmoid(z))
     }
 
     /// The map before the sigmoid (training computes the BCE from it).
     pub fn forward_logits(&self, x: Tensor<4>) -> Tensor<4> {
         if self.folded {
             let x = conv_same_via_1x1_relu(&self.conv1, x);
-            let x = fused::relu(self.conv2.forward(x));
-            return self.conv3.forward(x);
+            let x = profile::time("conv transpose 2x2", || self.conv2.forward(x));
+            let x = profile::time("relu", || fused::relu(x));
+            return profile::time("conv transpose 2x2", || self.conv3.forward(x));
         }
         let x = conv_same_via_1x1(&self.conv1, x);
         let x = relu(self.bn1.forward(x));

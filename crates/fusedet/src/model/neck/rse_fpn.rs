@@ -10,6 +10,7 @@ use crate::import::{LoadParams, ParamStream};
 use crate::model::backbone::lcnet_v3::SqueezeExcite;
 use crate::model::fused;
 use crate::model::layers::{conv, conv_same_via_1x1};
+use crate::profile;
 
 /// `RSELayer`: conv (no bias) → SE, with a residual around the SE.
 #[derive(Module, Debug)]
@@ -33,11 +34,13 @@ impl RseLayer {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = conv_same_via_1x1(&self.conv, x);
-        if self.shortcut {
-            self.se.forward_residual(x)
-        } else {
-            self.se.forward(x)
-        }
+        profile::time("squeeze-excite", || {
+            if self.shortcut {
+                self.se.forward_residual(x)
+            } else {
+                self.se.forward(x)
+            }
+        })
     }
 }
 
@@ -107,14 +110,17 @@ impl RseFpn {
         let in4 = self.ins_conv[2].forward(c4);
         let in3 = self.ins_conv[1].forward(c3);
         let in2 = self.ins_conv[0].forward(c2);
-        let out4 = fused::add_upsampled(in4, in5.clone(), 2);
-        let out3 = fused::add_upsampled(in3, out4.clone(), 2);
-        let out2 = fused::add_upsampled(in2, out3.clone(), 2);
+        let up_add = |a, b| profile::time("upsample + add", || fused::add_upsampled(a, b, 2));
+        let out4 = up_add(in4, in5.clone());
+        let out3 = up_add(in3, out4.clone());
+        let out2 = up_add(in2, out3.clone());
         let p5 = self.inp_conv[3].forward(in5);
         let p4 = self.inp_conv[2].forward(out4);
         let p3 = self.inp_conv[1].forward(out3);
         let p2 = self.inp_conv[0].forward(out2);
-        fused::cat_upsampled(vec![(p5, 8), (p4, 4), (p3, 2), (p2, 1)])
+        profile::time("upsample + concat", || {
+            fused::cat_upsampled(vec![(p5, 8), (p4, 4), (p3, 2), (p2, 1)])
+        })
     }
 }
 
