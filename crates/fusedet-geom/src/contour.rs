@@ -42,7 +42,10 @@ pub fn find_contours(mask: &[u8], width: usize, height: usize) -> Vec<Contour> {
     assert_eq!(mask.len(), width * height, "mask size");
     let pw = width + 2;
     let ph = height + 2;
-    let mut img = vec![0i32; pw * ph];
+    // Labels: 0 background, 1 unvisited foreground, ±nbd (2..=127) visited; the algorithm only
+    // compares them with 0 and 1 and looks at their sign (no hierarchy is returned), so they
+    // wrap in 2..=127 as OpenCV's `schar` labels do, and the image is one byte a pixel.
+    let mut img = vec![0i8; pw * ph];
     // Only the ends of a row's foreground runs can start a border (the zero / non-zero
     // pattern never changes while borders are followed, only the labels of non-zero pixels):
     // runs are found once, on the byte mask, and the raster scan visits their ends alone,
@@ -68,7 +71,7 @@ pub fn find_contours(mask: &[u8], width: usize, height: usize) -> Vec<Contour> {
     }
     let idx = |x: i64, y: i64| (y as usize) * pw + x as usize;
     let mut contours = Vec::new();
-    let mut nbd: i32 = 1;
+    let mut nbd: i8 = 1;
     for &(y, a, b) in &runs {
         let y = y as i64 + 1;
         let (a, b) = (a as i64 + 1, b as i64 + 1);
@@ -85,7 +88,7 @@ pub fn find_contours(mask: &[u8], width: usize, height: usize) -> Vec<Contour> {
             let Some((x2, is_hole)) = start_from else {
                 continue;
             };
-            nbd = nbd.checked_add(1).unwrap_or(2);
+            nbd = if nbd == i8::MAX { 2 } else { nbd + 1 };
             let (chain, first_dir) = follow_border(&mut img, pw, (x, y), (x2, y), nbd);
             contours.push(Contour {
                 points: compress_chain(&chain, first_dir)
@@ -104,13 +107,13 @@ pub fn find_contours(mask: &[u8], width: usize, height: usize) -> Vec<Contour> {
 /// Returns every border pixel in order (padded coordinates) with the chain code from the
 /// start to the first neighbour found, and relabels the image.
 fn follow_border(
-    img: &mut [i32],
+    img: &mut [i8],
     pw: usize,
     start: (i64, i64),
     prev: (i64, i64),
-    nbd: i32,
+    nbd: i8,
 ) -> (Vec<(i64, i64)>, usize) {
-    let at = |img: &[i32], p: (i64, i64)| img[(p.1 as usize) * pw + p.0 as usize];
+    let at = |img: &[i8], p: (i64, i64)| img[(p.1 as usize) * pw + p.0 as usize];
     let idx = |p: (i64, i64)| (p.1 as usize) * pw + p.0 as usize;
     // 3.1: clockwise search around `start` from `prev` for a non-zero pixel.
     let d0 = dir_of(prev.0 - start.0, prev.1 - start.1);
@@ -228,6 +231,42 @@ mod tests {
         // Reverse raster order: the bottom-right pixel first.
         assert_eq!(pts(&cs[0]), vec![(3, 2)]);
         assert_eq!(pts(&cs[1]), vec![(0, 0)]);
+    }
+
+    #[test]
+    fn labels_wrap_past_127_borders_without_changing_the_result() {
+        // 300 rings (600 borders): every ring gives the same outer border and hole border,
+        // shifted, whatever label it was followed with.
+        let (cols, rows, cell) = (30, 10, 8);
+        let (w, h) = (cols * cell, rows * cell);
+        let mut m = vec![0u8; w * h];
+        for r in 0..rows {
+            for c in 0..cols {
+                for y in 1..7 {
+                    for x in 1..7 {
+                        let ring = !(3..=4).contains(&y) || !(3..=4).contains(&x);
+                        m[(r * cell + y) * w + c * cell + x] = ring as u8;
+                    }
+                }
+            }
+        }
+        let cs = find_contours(&m, w, h);
+        assert_eq!(cs.len(), 2 * rows * cols);
+        let local = |c: &Contour| {
+            let (x0, y0) = (c.points[0].x / cell as i64, c.points[0].y / cell as i64);
+            let mut p: Vec<(i64, i64)> = c
+                .points
+                .iter()
+                .map(|p| (p.x - x0 * cell as i64, p.y - y0 * cell as i64))
+                .collect();
+            p.sort();
+            (c.is_hole, p)
+        };
+        let (outer, hole): (Vec<_>, Vec<_>) = cs.iter().map(local).partition(|(h, _)| !h);
+        assert_eq!(outer.len(), rows * cols);
+        assert!(outer.iter().all(|o| *o == outer[0]), "outer borders differ");
+        assert!(hole.iter().all(|o| *o == hole[0]), "hole borders differ");
+        assert_eq!(outer[0].1, vec![(1, 1), (1, 6), (6, 1), (6, 6)]);
     }
 
     #[test]

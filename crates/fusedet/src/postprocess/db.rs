@@ -117,13 +117,17 @@ impl DbPostProcess {
     pub fn run(&self, map: ProbMap<'_>, dest_width: usize, dest_height: usize) -> Vec<Detection> {
         let (w, h) = (map.width, map.height);
         assert_eq!(map.data.len(), w * h, "probability map size");
-        // Rows in parallel (rayon keeps the order); a 736x1280 map is 0.9 M comparisons.
-        let mut bitmap: Vec<u8> = map
-            .data
-            .par_iter()
-            .with_min_len(1 << 14)
-            .map(|&p| (p > self.thresh) as u8)
-            .collect();
+        // In parallel chunks; a 736x1280 map is 0.9 M comparisons.
+        let mut bitmap = vec![0u8; w * h];
+        bitmap
+            .par_chunks_mut(1 << 15)
+            .zip(map.data.par_chunks(1 << 15))
+            .for_each(|(b, p)| {
+                // A plain zip: vectorised (a `map(..).collect()` was not, 3x slower).
+                for (b, p) in b.iter_mut().zip(p) {
+                    *b = (*p > self.thresh) as u8;
+                }
+            });
         if self.use_dilation {
             bitmap = dilate_2x2(&bitmap, w, h);
         }

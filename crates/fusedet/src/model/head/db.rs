@@ -71,6 +71,14 @@ impl DbBranch {
     /// # Shapes
     /// - `x`: `[n, in_channels, H/4, W/4]` → probability map `[n, 1, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        if self.folded {
+            // Inference: the sigmoid in the last upsampling's pass.
+            let x = conv_same_via_1x1_relu(&self.conv1, x);
+            return profile::time("conv transpose 2x2", || {
+                let x = fused::conv_transpose(&self.conv2, x, fused::Act::Relu);
+                fused::conv_transpose(&self.conv3, x, fused::Act::Sigmoid)
+            });
+        }
         let z = self.forward_logits(x);
         profile::time("sigmoid", || fused::sigmoid(z))
     }
@@ -79,9 +87,10 @@ impl DbBranch {
     pub fn forward_logits(&self, x: Tensor<4>) -> Tensor<4> {
         if self.folded {
             let x = conv_same_via_1x1_relu(&self.conv1, x);
-            let x = profile::time("conv transpose 2x2", || self.conv2.forward(x));
-            let x = profile::time("relu", || fused::relu(x));
-            return profile::time("conv transpose 2x2", || self.conv3.forward(x));
+            return profile::time("conv transpose 2x2", || {
+                let x = fused::conv_transpose(&self.conv2, x, fused::Act::Relu);
+                fused::conv_transpose(&self.conv3, x, fused::Act::Identity)
+            });
         }
         let x = conv_same_via_1x1(&self.conv1, x);
         let x = relu(self.bn1.forward(x));
