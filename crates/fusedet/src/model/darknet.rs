@@ -21,7 +21,7 @@ use burn::tensor::activation::{leaky_relu, mish, relu, sigmoid, silu, softmax};
 use crate::import::darknet::{
     Activation, ConvWeights, DarknetCfg, DarknetError, DarknetWeights, LayerKind, Yolo,
 };
-use crate::model::layers::upsample_nearest;
+use crate::model::fused::upsample_nearest;
 
 /// Darknet's batch-norm epsilon, folded into the imported variance (see the module doc).
 const BN_EPSILON: f64 = 1e-12;

@@ -266,23 +266,6 @@ impl Affine {
     }
 }
 
-/// Nearest-neighbour upsampling by an integer factor (ONNX `Resize` nearest, asymmetric,
-/// floor).
-///
-/// # Shapes
-/// - `x`: `[n, c, h, w]` → `[n, c, h * factor, w * factor]`.
-pub fn upsample_nearest(x: Tensor<4>, factor: usize) -> Tensor<4> {
-    if factor == 1 {
-        return x;
-    }
-    let [n, c, h, w] = x.dims();
-    // A broadcast view copied once (two `repeat_dim`s copied twice: 2x slower on flex, same
-    // values).
-    x.reshape([n, c, h, 1, w, 1])
-        .expand([n, c, h, factor, w, factor])
-        .reshape([n, c, h * factor, w * factor])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,23 +320,6 @@ mod tests {
         fold_bn_into_conv_transpose(&mut ct, &bn);
         let d = (ct.forward(x) - want).abs().max().into_scalar::<f32>();
         assert!(d < 1e-5, "{d}");
-    }
-
-    #[test]
-    fn nearest_upsampling_repeats_each_pixel() {
-        let device = Device::default();
-        let x = Tensor::<4>::from_data(
-            TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], [1, 1, 2, 3]),
-            &device,
-        );
-        let y: Vec<f32> = upsample_nearest(x, 2).into_data().try_to_vec().unwrap();
-        assert_eq!(
-            y,
-            vec![
-                1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 1.0, 1.0, 2.0, 2.0, 3.0, 3.0, 4.0, 4.0, 5.0, 5.0,
-                6.0, 6.0, 4.0, 4.0, 5.0, 5.0, 6.0, 6.0
-            ]
-        );
     }
 
     #[test]

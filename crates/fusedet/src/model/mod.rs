@@ -6,6 +6,7 @@
 //! - [`head`]: the DB head (probability + threshold branches);
 //! - [`darknet`]: Darknet networks (YOLOv3, yolov3-tiny, SPP, Darknet-53) from their cfg;
 //! - [`dbnet`]: DBNet / DBNet++ / PP-OCR mobile det assembled from those;
+//! - [`deform`]: a deformable convolution as tensor ops (fast backward on flex);
 //! - [`detector`]: [`ModelSpec`] and [`DetModel`], one type for every family;
 //! - [`fused`]: one-pass kernels for the element-wise chains, on the flex CPU backend;
 //! - [`textboxes`]: RetinaNet + TextBoxes++ (SE-ResNet-50 / ResNet, FPN P2-P7, quad head);
@@ -15,6 +16,7 @@
 pub mod backbone;
 pub mod darknet;
 pub mod dbnet;
+pub mod deform;
 pub mod detector;
 pub mod fused;
 pub mod head;

@@ -7,7 +7,8 @@ use burn::nn::conv::Conv2d;
 use burn::prelude::*;
 
 use super::asf::Asf;
-use crate::model::layers::{conv, conv_same_via_1x1, upsample_nearest};
+use crate::model::fused::upsample_nearest;
+use crate::model::layers::{conv, conv_same_via_1x1};
 
 /// DBFPN: 1x1 laterals to 256, top-down nearest-neighbour sum, 3x3 smoothing to 64 per level,
 /// upsampled and concatenated as [P5, P4, P3, P2] (+ ASF for DBNet++).

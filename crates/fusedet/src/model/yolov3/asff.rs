@@ -25,7 +25,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
 use super::blocks::{Cbl, conv2d};
-use crate::model::layers::upsample_nearest;
+use crate::model::fused::upsample_nearest;
 
 /// Channels of the three inputs (level 0, 1, 2).
 pub const ASFF_IN_CHANNELS: [usize; 3] = [512, 256, 256];

@@ -18,7 +18,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use burn::tensor::activation::leaky_relu;
 
-use crate::model::layers::upsample_nearest;
+use crate::model::fused::upsample_nearest;
 
 /// The activation of an [`Cbl`] unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -98,7 +98,7 @@ impl FeatureAdaption {
             None => x,
         };
         let offset = conv_offset.forward(guide.detach());
-        dconv.forward(x, offset, None)
+        crate::model::deform::forward(dconv, x, offset)
     }
 }
 
