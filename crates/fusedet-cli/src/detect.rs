@@ -29,6 +29,11 @@ pub struct DetectArgs {
     /// last) to DIR/<image stem>.txt, as ultralytics' `save_txt` + `save_conf` does.
     #[arg(long, value_name = "DIR")]
     pub save_txt: Option<PathBuf>,
+    /// YOLOv3 + ASFF models: draw the fusion weights of the three levels (the reference's
+    /// `vis`) over each image into DIR/<image stem>_fusion.png (red: weight of the stride-32
+    /// level, green: stride 16, blue: stride 8).
+    #[arg(long, value_name = "DIR")]
+    pub fusion_maps: Option<PathBuf>,
     #[command(flatten)]
     pub detector: DetectorOptions,
 }
@@ -424,7 +429,13 @@ pub fn run(a: DetectArgs) -> Result<()> {
     if a.save_txt.is_some() && det.object().is_none() {
         bail!("--save-txt writes YOLO box labels: it needs an object detector");
     }
-    for dir in [&a.overlay, &a.save_txt].into_iter().flatten() {
+    if a.fusion_maps.is_some() && det.object().is_none() {
+        bail!("--fusion-maps draws ASFF's fusion weights: it needs a YOLOv3 + ASFF model");
+    }
+    for dir in [&a.overlay, &a.save_txt, &a.fusion_maps]
+        .into_iter()
+        .flatten()
+    {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let objects = det.object().is_some();
@@ -446,6 +457,13 @@ pub fn run(a: DetectArgs) -> Result<()> {
         let stem = f.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
         if let Some(dir) = &a.overlay {
             save_png(&overlay(&img, &dets), &dir.join(format!("{stem}.png")))?;
+        }
+        if let (Some(dir), Some(o)) = (&a.fusion_maps, det.object()) {
+            let Some(maps) = o.fusion_weights(&img)? else {
+                bail!("--fusion-maps: the model has no ASFF fusion (a baseline or Darknet model)");
+            };
+            let panels = fusedet::draw::fusion_panels(&img, &maps);
+            save_png(&panels, &dir.join(format!("{stem}_fusion.png")))?;
         }
         if let Some(dir) = &a.save_txt {
             let path = dir.join(format!("{stem}.txt"));

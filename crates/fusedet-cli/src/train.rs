@@ -243,6 +243,22 @@ pub struct SynthArgs {
     /// Fraction of curved words.
     #[arg(long, default_value_t = 0.25)]
     pub curved: f64,
+    /// Objects: fewest and most objects per image, `MIN-MAX` (as `min_objects` /
+    /// `max_objects` of a recipe's `synth` table).
+    #[arg(long, default_value = "1-6")]
+    pub objects: String,
+    /// Objects: smallest and largest object side in pixels, `MIN-MAX` (`min_size` /
+    /// `max_size`; default 8 to three quarters of the shorter image side).
+    #[arg(long)]
+    pub object_size: Option<String>,
+}
+
+/// `A-B` as two numbers, `A <= B`.
+fn range<T: std::str::FromStr + PartialOrd + Copy>(s: &str, flag: &str) -> Result<(T, T)> {
+    s.split_once('-')
+        .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
+        .filter(|(a, b)| a <= b)
+        .with_context(|| format!("{flag} must be MIN-MAX with MIN <= MAX, not `{s}`"))
 }
 
 pub fn synth(a: SynthArgs) -> Result<()> {
@@ -318,11 +334,19 @@ fn synth_objects(a: &SynthArgs, w: u32, h: u32) -> Result<()> {
     if !matches!(format, "yolo" | "coco") {
         bail!("--format must be yolo or coco for objects, not `{format}`");
     }
+    let (min_objects, max_objects) = range::<usize>(&a.objects, "--objects")?;
+    let (min_size, max_size) = match &a.object_size {
+        Some(s) => range::<f64>(s, "--object-size")?,
+        None => (8.0, f64::from(w.min(h)) * 0.75),
+    };
     let g = SynthObjects::new(SynthObjectsConfig {
         width: w,
         height: h,
         seed: a.seed,
-        max_size: f64::from(w.min(h)) * 0.75,
+        min_objects,
+        max_objects,
+        min_size,
+        max_size,
         ..SynthObjectsConfig::default()
     });
     let ds = g

@@ -118,6 +118,30 @@ fn a_trained_yolo_run_directory_works_with_detect_and_eval() {
         .arg(&data)
         .args(["--count", "3", "--size", "96x96", "--seed", "5"]));
     assert!(text.contains("3 images"), "{text}");
+    // The generator's object count and sizes, as a recipe's `synth` table sets them.
+    let few = tmp.path().join("few");
+    ok(bin()
+        .args(["synth", "--task", "objects", "--out"])
+        .arg(&few)
+        .args(["--count", "4", "--size", "96x96", "--objects", "2-2"])
+        .args(["--object-size", "10-20"]));
+    for e in std::fs::read_dir(few.join("labels")).unwrap() {
+        let t = std::fs::read_to_string(e.unwrap().path()).unwrap();
+        assert_eq!(t.lines().count(), 2, "{t}");
+        for l in t.lines() {
+            let v: Vec<f64> = l.split(' ').skip(3).map(|x| x.parse().unwrap()).collect();
+            let side = v[0].max(v[1]) * 96.0;
+            assert!((9.0..=21.0).contains(&side), "{l}");
+        }
+    }
+    let bad = bin()
+        .args(["synth", "--task", "objects", "--out"])
+        .arg(tmp.path().join("bad"))
+        .args(["--objects", "5-2"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--objects must be MIN-MAX"));
     for f in ["data.yaml", "classes.names", "instances.json", "labels"] {
         assert!(data.join(f).exists(), "{f} missing");
     }
@@ -130,11 +154,22 @@ fn a_trained_yolo_run_directory_works_with_detect_and_eval() {
         .args(["--conf", "0.001", "--json"])
         .arg(&json)
         .arg("--overlay")
-        .arg(&overlay));
+        .arg(&overlay)
+        .arg("--fusion-maps")
+        .arg(tmp.path().join("fusion")));
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let results = v.as_array().unwrap();
     assert_eq!(results.len(), 3);
     assert_eq!(std::fs::read_dir(&overlay).unwrap().count(), 3);
+    // ASFF's fusion weights: three panels of the 96 x 96 image side by side, with a title band.
+    let fusion: Vec<_> = std::fs::read_dir(tmp.path().join("fusion"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(fusion.len(), 3);
+    assert!(fusion[0].to_string_lossy().ends_with("_fusion.png"));
+    let panels = image::open(&fusion[0]).unwrap();
+    assert_eq!((panels.width(), panels.height()), (3 * 96 + 2 * 8, 96 + 28));
     let names = ["rectangle", "ellipse", "triangle", "cross"];
     assert!(results.iter().any(|r| {
         r["detections"]

@@ -198,3 +198,60 @@ mod tests {
         );
     }
 }
+
+/// ASFF's fusion weights drawn over the image: one panel per fused level (stride 32, 16, 8,
+/// left to right), each pixel half the image and half the colour of the weights at its grid
+/// cell (red: the weight of level 0, stride 32; green: level 1, stride 16; blue: level 2,
+/// stride 8), the grid stretched over the whole image (the YOLOv3 / ASFF models' input is the
+/// stretched image).
+pub fn fusion_panels(img: &RgbImage, maps: &[crate::object::FusionMap]) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let gap = 8;
+    let band = 28;
+    let mut out = RgbImage::from_pixel(
+        (w + gap) * maps.len() as u32 - gap.min(w),
+        h + band,
+        Rgb([255, 255, 255]),
+    );
+    for (l, m) in maps.iter().enumerate() {
+        let x0 = l as u32 * (w + gap);
+        for y in 0..h {
+            let gy = (y as usize * m.h / h as usize).min(m.h - 1);
+            for x in 0..w {
+                let gx = (x as usize * m.w / w as usize).min(m.w - 1);
+                let cell = gy * m.w + gx;
+                let p = img.get_pixel(x, y).0;
+                let c = [0, 1, 2].map(|k| {
+                    let weight = m.weights.get(k).map_or(0.0, |v| v[cell]).clamp(0.0, 1.0);
+                    (0.5 * f32::from(p[k]) + 127.5 * weight).round() as u8
+                });
+                out.put_pixel(x0 + x, y + band, Rgb(c));
+            }
+        }
+        let label = format!("level {l} (stride {})", 32 >> l);
+        draw_text(&mut out, &label, x0 as f32 + 2.0, 4.0, 18.0, [0, 0, 0]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod fusion_tests {
+    use super::*;
+    use crate::object::FusionMap;
+
+    #[test]
+    fn fusion_panels_colour_each_cell_by_its_weights() {
+        let img = RgbImage::from_pixel(8, 4, Rgb([0, 0, 0]));
+        // A 1 x 2 grid: left cell all level 0, right cell all level 2.
+        let map = FusionMap {
+            weights: vec![vec![1.0, 0.0], vec![0.0, 0.0], vec![0.0, 1.0]],
+            h: 1,
+            w: 2,
+        };
+        let out = fusion_panels(&img, &[map.clone(), map]);
+        assert_eq!(out.dimensions(), (8 + 8 + 8, 4 + 28));
+        assert_eq!(out.get_pixel(1, 30).0, [128, 0, 0]);
+        assert_eq!(out.get_pixel(6, 30).0, [0, 0, 128]);
+        assert_eq!(out.get_pixel(16 + 6, 30).0, [0, 0, 128]);
+    }
+}

@@ -144,6 +144,17 @@ pub struct RawLevel {
     pub w: usize,
 }
 
+/// One ASFF level's fusion weights ([`ObjectDetector::fusion_weights`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct FusionMap {
+    /// The weight of source level 0, 1, 2 at each grid cell, row-major; they sum to 1.
+    pub weights: Vec<Vec<f32>>,
+    /// Grid height.
+    pub h: usize,
+    /// Grid width.
+    pub w: usize,
+}
+
 /// A YOLOv3-family object detector: a Darknet model with Darknet's pre- and post-processing,
 /// or a trained YOLOv3 / ASFF model ([`ObjectNet`]).
 pub struct ObjectDetector {
@@ -303,6 +314,38 @@ impl ObjectDetector {
             }
         }
         Ok(per_image)
+    }
+
+    /// ASFF's fusion weights (the reference's `vis`) for one image: per level (stride 32, 16,
+    /// 8) the softmax weights of the three source levels, `[3][h_l · w_l]` row-major with
+    /// `(h_l, w_l)`; `None` for models without ASFF.
+    pub fn fusion_weights(&self, img: &RgbImage) -> Result<Option<Vec<FusionMap>>, Error> {
+        let ObjectNet::YoloV3(m) = &self.net else {
+            return Ok(None);
+        };
+        let p = self.prepare(img);
+        let (w, h) = self.input_size;
+        let x = Tensor::<4>::from_data(TensorData::new(p.data, [1, 3, h, w]), &self.device);
+        let Some(fusion) = m.forward(x).fusion else {
+            return Ok(None);
+        };
+        fusion
+            .into_iter()
+            .map(|f| {
+                let [_, _, lh, lw] = f.weights.dims();
+                let v: Vec<f32> = f
+                    .weights
+                    .into_data()
+                    .try_to_vec()
+                    .map_err(|e| TrainError::Readback(format!("{e:?}")))?;
+                Ok(FusionMap {
+                    weights: v.chunks_exact(lh * lw).map(<[f32]>::to_vec).collect(),
+                    h: lh,
+                    w: lw,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()
+            .map(Some)
     }
 
     /// Stage 3: detections in original image coordinates.
