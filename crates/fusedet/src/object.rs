@@ -144,6 +144,13 @@ pub struct RawLevel {
     pub w: usize,
 }
 
+/// A tensor's values on the host.
+fn read_back<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>, Error> {
+    Ok(t.into_data()
+        .try_to_vec()
+        .map_err(|e| TrainError::Readback(format!("{e:?}")))?)
+}
+
 /// One ASFF level's fusion weights ([`ObjectDetector::fusion_weights`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct FusionMap {
@@ -274,17 +281,12 @@ impl ObjectDetector {
             data.extend_from_slice(&p.data);
         }
         let x = Tensor::<4>::from_data(TensorData::new(data, [n, 3, h, w]), &self.device);
-        let read = |t: Tensor<3>| -> Result<Vec<f32>, Error> {
-            Ok(t.into_data()
-                .try_to_vec()
-                .map_err(|e| TrainError::Readback(format!("{e:?}")))?)
-        };
         let net = match &self.net {
             ObjectNet::Darknet(net) => net,
             ObjectNet::YoloV3(m) => {
                 let rows = m.decode(&m.forward(x));
                 let [_, r, c] = rows.dims();
-                let v = read(rows)?;
+                let v = read_back(rows)?;
                 return Ok(v
                     .chunks_exact(r * c)
                     .map(|chunk| {
@@ -300,11 +302,7 @@ impl ObjectDetector {
         let mut per_image: Vec<Vec<RawLevel>> = vec![Vec::new(); n];
         for out in net.forward(x) {
             let [_, c, lh, lw] = out.raw.dims();
-            let v: Vec<f32> = out
-                .raw
-                .into_data()
-                .try_to_vec()
-                .map_err(|e| TrainError::Readback(format!("{e:?}")))?;
+            let v = read_back(out.raw)?;
             for (img, chunk) in per_image.iter_mut().zip(v.chunks_exact(c * lh * lw)) {
                 img.push(RawLevel {
                     data: chunk.to_vec(),
@@ -333,11 +331,7 @@ impl ObjectDetector {
             .into_iter()
             .map(|f| {
                 let [_, _, lh, lw] = f.weights.dims();
-                let v: Vec<f32> = f
-                    .weights
-                    .into_data()
-                    .try_to_vec()
-                    .map_err(|e| TrainError::Readback(format!("{e:?}")))?;
+                let v = read_back(f.weights)?;
                 Ok(FusionMap {
                     weights: v.chunks_exact(lh * lw).map(<[f32]>::to_vec).collect(),
                     h: lh,

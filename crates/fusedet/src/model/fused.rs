@@ -450,6 +450,26 @@ pub fn cat_upsampled(parts: Vec<(Tensor<4>, usize)>) -> Tensor<4> {
     tensor(TensorData::new(out, [n, ctot, h, w]))
 }
 
+/// The tensor-op form of [`shifted_sum`] (any backend, autodiff): `y` is the 1×1 convolution
+/// of the zero-padded input, `[n, k² · cout, h + 2p, w + 2p]`; the sum of its `k²` shifted
+/// `cout`-channel slices, `ky`-major, `[n, cout, h, w]`.
+pub fn shifted_slices_sum(y: Tensor<4>, k: usize, cout: usize, [n, h, w]: [usize; 3]) -> Tensor<4> {
+    let mut acc: Option<Tensor<4>> = None;
+    for ky in 0..k {
+        for kx in 0..k {
+            let c0 = (ky * k + kx) * cout;
+            let s = y
+                .clone()
+                .slice([0..n, c0..c0 + cout, ky..ky + h, kx..kx + w]);
+            acc = Some(match acc {
+                None => s,
+                Some(a) => a.add(s),
+            });
+        }
+    }
+    acc.expect("k >= 1")
+}
+
 /// The second half of [`crate::model::layers::conv_same_via_1x1`] on an unpadded input:
 /// `y` is the 1×1 convolution with `k² · cout` outputs of the `h × w` input (output channel
 /// `(ky · k + kx) · cout + o`); the result is `Σ_{ky,kx} y[(ky·k+kx)·cout + o, i+ky−p, j+kx−p]`
@@ -666,21 +686,9 @@ mod tests {
             let yp = y
                 .clone()
                 .pad((p, p, p, p), burn::tensor::ops::PadMode::Constant(0.0));
-            let mut acc: Option<Tensor<4>> = None;
-            for ky in 0..k {
-                for kx in 0..k {
-                    let c0 = (ky * k + kx) * cout;
-                    let s = yp
-                        .clone()
-                        .slice([0..n, c0..c0 + cout, ky..ky + h, kx..kx + w]);
-                    acc = Some(match acc {
-                        None => s,
-                        Some(a) => a.add(s),
-                    });
-                }
-            }
+            let acc = shifted_slices_sum(yp, k, cout, [n, h, w]);
             let b = Tensor::<1>::from_data(TensorData::new(bias.clone(), [cout]), &device);
-            let mut want = acc.unwrap().add(b.reshape([1, cout, 1, 1]));
+            let mut want = acc.add(b.reshape([1, cout, 1, 1]));
             if relu {
                 want = burn::tensor::activation::relu(want);
             }

@@ -135,20 +135,7 @@ fn conv_same_act(conv: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
     }
     let xp = x.pad((p, p, p, p), burn::tensor::ops::PadMode::Constant(0.0));
     let y = burn::tensor::module::conv2d(xp, w1, None, opts);
-    let mut acc: Option<Tensor<4>> = None;
-    for ky in 0..kh {
-        for kx in 0..kw {
-            let c0 = (ky * kw + kx) * cout;
-            let s = y
-                .clone()
-                .slice([0..n, c0..c0 + cout, ky..ky + h, kx..kx + w]);
-            acc = Some(match acc {
-                None => s,
-                Some(a) => a.add(s),
-            });
-        }
-    }
-    let out = acc.expect("k >= 3");
+    let out = fused::shifted_slices_sum(y, kh, cout, [n, h, w]);
     let out = match &conv.bias {
         Some(b) => out.add(b.val().reshape([1, cout, 1, 1])),
         None => out,

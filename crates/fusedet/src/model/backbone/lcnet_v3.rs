@@ -159,20 +159,22 @@ impl SqueezeExcite {
     /// # Shapes
     /// - `x`: `[n, c, h, w]` → the same, channels re-weighted.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let [n, c, _, _] = x.dims();
-        let pooled = x.clone().mean_dim(3).mean_dim(2).reshape([n, c, 1, 1]);
-        let a = relu(self.conv1.forward(pooled));
-        let a = hard_sigmoid(self.conv2.forward(a), self.slope, 0.5);
+        let a = self.channel_weights(&x);
         fused::scale_channels(x, a, false)
     }
 
     /// `x + forward(x)` (the RSE layer's shortcut) in one pass on flex.
     pub fn forward_residual(&self, x: Tensor<4>) -> Tensor<4> {
+        let a = self.channel_weights(&x);
+        fused::scale_channels(x, a, true)
+    }
+
+    /// The per-channel weights `[n, c, 1, 1]`: pool, reduce, ReLU, expand, hard-sigmoid.
+    fn channel_weights(&self, x: &Tensor<4>) -> Tensor<4> {
         let [n, c, _, _] = x.dims();
         let pooled = x.clone().mean_dim(3).mean_dim(2).reshape([n, c, 1, 1]);
         let a = relu(self.conv1.forward(pooled));
-        let a = hard_sigmoid(self.conv2.forward(a), self.slope, 0.5);
-        fused::scale_channels(x, a, true)
+        hard_sigmoid(self.conv2.forward(a), self.slope, 0.5)
     }
 }
 
