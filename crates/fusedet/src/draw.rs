@@ -228,8 +228,9 @@ pub fn fusion_panels(img: &RgbImage, maps: &[crate::object::FusionMap]) -> RgbIm
                 out.put_pixel(x0 + x, y + band, Rgb(c));
             }
         }
-        let label = format!("level {l} (stride {})", 32 >> l);
-        draw_text(&mut out, &label, x0 as f32 + 2.0, 4.0, 18.0, [0, 0, 0]);
+        let label = format!("stride {}", 32 >> l);
+        let px = (w as f32 / 8.0).clamp(10.0, 18.0);
+        draw_text(&mut out, &label, x0 as f32 + 2.0, 4.0, px, [0, 0, 0]);
     }
     out
 }
