@@ -300,6 +300,17 @@ pub fn conv_transpose(conv: &burn::nn::conv::ConvTranspose2d, x: Tensor<4>, act:
     if !fast {
         return act.tensor(conv.forward(x));
     }
+    let bias: Option<Vec<f32>> = conv
+        .bias
+        .as_ref()
+        .map(|b| b.val().into_data().iter::<f32>().collect());
+    if cout <= TINY_COUT {
+        let weight: Vec<f32> = conv.weight.val().into_data().iter::<f32>().collect();
+        match conv_transpose_tiny(x, &weight, cout, bias.as_deref(), act) {
+            Ok(out) => return out,
+            Err(_) => unreachable!("checked on flex above"),
+        }
+    }
     // [cin, cout, ky, kx] -> [cout, ky, kx, cin]: output channel (o * 2 + ky) * 2 + kx.
     let w1 = conv
         .weight
@@ -312,14 +323,56 @@ pub fn conv_transpose(conv: &burn::nn::conv::ConvTranspose2d, x: Tensor<4>, act:
         None,
         burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], 1),
     );
-    let bias: Option<Vec<f32>> = conv
-        .bias
-        .as_ref()
-        .map(|b| b.val().into_data().iter::<f32>().collect());
     match pixel_shuffle_2x2(y, cout, bias.as_deref(), act) {
         Ok(out) => out,
         Err(_) => unreachable!("a flex input gives a flex 1x1 output"),
     }
+}
+
+/// The most output channels [`conv_transpose`] computes directly ([`conv_transpose_tiny`])
+/// instead of through a GEMM, whose `4 · cout` rows would be too few to use it.
+const TINY_COUT: usize = 2;
+
+/// A 2×2 stride-2 transposed convolution to at most [`TINY_COUT`] channels (the DB head's last
+/// layer, 24 → 1) in one pass: per output row, the two taps' dot products over the input
+/// channels accumulated as whole rows (vectorised), then interleaved with the bias and the
+/// activation. `weight` is `[cin, cout, 2, 2]` flattened. `Err(x)` off flex.
+pub fn conv_transpose_tiny(
+    x: Tensor<4>,
+    weight: &[f32],
+    cout: usize,
+    bias: Option<&[f32]>,
+    act: Act,
+) -> Result<Tensor<4>, Tensor<4>> {
+    let [n, cin, h, w] = x.dims();
+    if weight.len() != cin * cout * 4 {
+        return Err(x);
+    }
+    let xd = data(flex(x)?);
+    let xs = f32s(&xd);
+    let (oh, ow) = (2 * h, 2 * w);
+    let mut out = vec![0.0f32; n * cout * oh * ow];
+    out.par_chunks_mut(ow).enumerate().for_each(|(row, o)| {
+        let (plane, r) = (row / oh, row % oh);
+        let (b, oc) = (plane / cout, plane % cout);
+        let (i, ky) = (r / 2, r % 2);
+        let bv = bias.map_or(0.0, |bias| bias[oc]);
+        let (mut a0, mut a1) = (vec![0.0f32; w], vec![0.0f32; w]);
+        for ci in 0..cin {
+            let k = ((ci * cout + oc) * 2 + ky) * 2;
+            let (w0, w1) = (weight[k], weight[k + 1]);
+            let src = &xs[((b * cin + ci) * h + i) * w..((b * cin + ci) * h + i + 1) * w];
+            for ((p, q), v) in a0.iter_mut().zip(a1.iter_mut()).zip(src) {
+                *p += w0 * *v;
+                *q += w1 * *v;
+            }
+        }
+        for ((pair, p), q) in o.chunks_exact_mut(2).zip(&a0).zip(&a1) {
+            pair[0] = act.apply(*p + bv);
+            pair[1] = act.apply(*q + bv);
+        }
+    });
+    Ok(tensor(TensorData::new(out, [n, cout, oh, ow])))
 }
 
 /// Squeeze-excite's re-weighting: `x · a` (or `x + x · a` with `residual`, the RSE layer's
@@ -612,15 +665,18 @@ mod tests {
             (false, Act::Identity),
             (true, Act::Sigmoid),
         ] {
-            let c = burn::nn::conv::ConvTranspose2dConfig::new([5, 3], [2, 2])
-                .with_stride([2, 2])
-                .with_bias(bias)
-                .init(&device);
-            let want = act.tensor(c.forward(x.clone()));
-            let got = conv_transpose(&c, x.clone(), act);
-            assert_eq!(got.dims(), want.dims());
-            let d = (got - want).abs().max().into_scalar::<f32>();
-            assert!(d < 1e-5, "bias {bias} {act:?}: {d}");
+            // 3 outputs through the GEMM, 1 and 2 (the DB head's last layer) directly.
+            for cout in [3, 1, 2] {
+                let c = burn::nn::conv::ConvTranspose2dConfig::new([5, cout], [2, 2])
+                    .with_stride([2, 2])
+                    .with_bias(bias)
+                    .init(&device);
+                let want = act.tensor(c.forward(x.clone()));
+                let got = conv_transpose(&c, x.clone(), act);
+                assert_eq!(got.dims(), want.dims());
+                let d = (got - want).abs().max().into_scalar::<f32>();
+                assert!(d < 1e-5, "cout {cout} bias {bias} {act:?}: {d}");
+            }
         }
         // Other shapes take Burn's path.
         let c = burn::nn::conv::ConvTranspose2dConfig::new([5, 3], [3, 3])
