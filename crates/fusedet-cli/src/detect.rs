@@ -429,7 +429,7 @@ pub fn run(a: DetectArgs) -> Result<()> {
     if a.save_txt.is_some() && det.object().is_none() {
         bail!("--save-txt writes YOLO box labels: it needs an object detector");
     }
-    if a.fusion_maps.is_some() && det.object().is_none() {
+    if a.fusion_maps.is_some() && !det.object().is_some_and(|o| o.has_fusion()) {
         bail!("--fusion-maps draws ASFF's fusion weights: it needs a YOLOv3 + ASFF model");
     }
     for dir in [&a.overlay, &a.save_txt, &a.fusion_maps]
@@ -459,11 +459,12 @@ pub fn run(a: DetectArgs) -> Result<()> {
             save_png(&overlay(&img, &dets), &dir.join(format!("{stem}.png")))?;
         }
         if let (Some(dir), Some(o)) = (&a.fusion_maps, det.object()) {
-            let Some(maps) = o.fusion_weights(&img)? else {
-                bail!("--fusion-maps: the model has no ASFF fusion (a baseline or Darknet model)");
-            };
-            let panels = fusedet::draw::fusion_panels(&img, &maps);
-            save_png(&panels, &dir.join(format!("{stem}_fusion.png")))?;
+            // A second forward pass of the image (the batched detection does not keep the
+            // fusion weights); only with --fusion-maps.
+            if let Some(maps) = o.fusion_weights(&img)? {
+                let panels = fusedet::draw::fusion_panels(&img, &maps);
+                save_png(&panels, &dir.join(format!("{stem}_fusion.png")))?;
+            }
         }
         if let Some(dir) = &a.save_txt {
             let path = dir.join(format!("{stem}.txt"));

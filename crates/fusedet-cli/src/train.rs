@@ -335,9 +335,10 @@ fn synth_objects(a: &SynthArgs, w: u32, h: u32) -> Result<()> {
         bail!("--format must be yolo or coco for objects, not `{format}`");
     }
     let (min_objects, max_objects) = range::<usize>(&a.objects, "--objects")?;
+    let defaults = SynthObjectsConfig::default();
     let (min_size, max_size) = match &a.object_size {
         Some(s) => range::<f64>(s, "--object-size")?,
-        None => (8.0, f64::from(w.min(h)) * 0.75),
+        None => (defaults.min_size, f64::from(w.min(h)) * 0.75),
     };
     let g = SynthObjects::new(SynthObjectsConfig {
         width: w,
@@ -347,7 +348,7 @@ fn synth_objects(a: &SynthArgs, w: u32, h: u32) -> Result<()> {
         max_objects,
         min_size,
         max_size,
-        ..SynthObjectsConfig::default()
+        ..defaults
     });
     let ds = g
         .write(&a.out, a.count)

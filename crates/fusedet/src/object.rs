@@ -268,19 +268,23 @@ impl ObjectDetector {
         l
     }
 
+    /// Prepared images as one network input `[n, 3, h, w]`.
+    fn input(&self, batch: &[&Letterboxed]) -> Tensor<4> {
+        let (w, h) = self.input_size;
+        let mut data = Vec::with_capacity(batch.len() * 3 * h * w);
+        for p in batch {
+            data.extend_from_slice(&p.data);
+        }
+        Tensor::from_data(TensorData::new(data, [batch.len(), 3, h, w]), &self.device)
+    }
+
     /// Stage 2: the raw `[yolo]` outputs of prepared images, per image per level, with the
     /// grid size of each level (a YOLOv3 / ASFF model: its decoded rows, see [`RawLevel`]).
     pub fn predict(&self, batch: &[&Letterboxed]) -> Result<Vec<Vec<RawLevel>>, Error> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let (w, h) = self.input_size;
-        let n = batch.len();
-        let mut data = Vec::with_capacity(n * 3 * h * w);
-        for p in batch {
-            data.extend_from_slice(&p.data);
-        }
-        let x = Tensor::<4>::from_data(TensorData::new(data, [n, 3, h, w]), &self.device);
+        let x = self.input(batch);
         let net = match &self.net {
             ObjectNet::Darknet(net) => net,
             ObjectNet::YoloV3(m) => {
@@ -299,7 +303,7 @@ impl ObjectDetector {
                     .collect());
             }
         };
-        let mut per_image: Vec<Vec<RawLevel>> = vec![Vec::new(); n];
+        let mut per_image: Vec<Vec<RawLevel>> = vec![Vec::new(); batch.len()];
         for out in net.forward(x) {
             let [_, c, lh, lw] = out.raw.dims();
             let v = read_back(out.raw)?;
@@ -314,6 +318,11 @@ impl ObjectDetector {
         Ok(per_image)
     }
 
+    /// Whether the model fuses its levels with ASFF (has [`ObjectDetector::fusion_weights`]).
+    pub fn has_fusion(&self) -> bool {
+        matches!(self.net, ObjectNet::YoloV3(YoloV3::Asff(_)))
+    }
+
     /// ASFF's fusion weights (the reference's `vis`) for one image: per level (stride 32, 16,
     /// 8) the softmax weights of the three source levels, `[3][h_l · w_l]` row-major with
     /// `(h_l, w_l)`; `None` for models without ASFF.
@@ -321,9 +330,7 @@ impl ObjectDetector {
         let ObjectNet::YoloV3(m) = &self.net else {
             return Ok(None);
         };
-        let p = self.prepare(img);
-        let (w, h) = self.input_size;
-        let x = Tensor::<4>::from_data(TensorData::new(p.data, [1, 3, h, w]), &self.device);
+        let x = self.input(&[&self.prepare(img)]);
         let Some(fusion) = m.forward(x).fusion else {
             return Ok(None);
         };

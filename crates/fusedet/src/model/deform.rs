@@ -15,6 +15,8 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::DeformConv2d;
 use burn::prelude::*;
 
+use crate::model::fused::values;
+
 /// `dconv.forward(x, offset, None)`: on flex through [`deform_conv2d`], elsewhere Burn's.
 pub fn forward(dconv: &DeformConv2d, x: Tensor<4>, offset: Tensor<4>) -> Tensor<4> {
     let padding = match dconv.padding {
@@ -91,8 +93,8 @@ pub fn deform_conv2d(
     let sy = dy.add(base(base_y));
     let sx = dx.add(base(base_x));
     // The integer corners, validity and row indices, on the host from the values.
-    let vy: Vec<f32> = sy.clone().detach().into_data().iter::<f32>().collect();
-    let vx: Vec<f32> = sx.clone().detach().into_data().iter::<f32>().collect();
+    let vy = values(sy.clone().detach());
+    let vx = values(sx.clone().detach());
     let m = n * groups * k * p;
     let (mut y0s, mut x0s) = (Vec::with_capacity(m), Vec::with_capacity(m));
     let mut masks = vec![vec![0f32; m]; 4];

@@ -132,45 +132,6 @@ pub fn hard_swish_affine<const D: usize>(x: Tensor<D>, scale: f32, bias: f32) ->
     }
 }
 
-/// `x ↦ max(x, 0)` in one parallel pass (flex's own is single-threaded).
-pub fn relu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    match flex(x) {
-        Ok(t) => {
-            let mut d = data(t);
-            f32s_mut(&mut d).par_chunks_mut(CHUNK).for_each(|c| {
-                for v in c {
-                    *v = v.max(0.0);
-                }
-            });
-            tensor(d)
-        }
-        Err(x) => burn::tensor::activation::relu(x),
-    }
-}
-
-/// The logistic sigmoid in one parallel pass, computed as flex's own (`1 / (1 + e^−x)` for
-/// `x ≥ 0`, `e^x / (1 + e^x)` below).
-pub fn sigmoid<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    match flex(x) {
-        Ok(t) => {
-            let mut d = data(t);
-            f32s_mut(&mut d).par_chunks_mut(CHUNK).for_each(|c| {
-                for v in c {
-                    let x = *v;
-                    *v = if x >= 0.0 {
-                        1.0 / (1.0 + (-x).exp())
-                    } else {
-                        let e = x.exp();
-                        e / (1.0 + e)
-                    };
-                }
-            });
-            tensor(d)
-        }
-        Err(x) => burn::tensor::activation::sigmoid(x),
-    }
-}
-
 /// The columns of a `k × k` convolution with stride `stride` and zero padding `pad` on every
 /// side: `[n, c, h, w]` → `[n, c·k·k, oh, ow]`, channel `(ci·k + ky)·k + kx` holding
 /// `x[ci, i·stride + ky − pad, j·stride + kx − pad]` (0 outside), so that the convolution is
@@ -218,7 +179,8 @@ pub enum Act {
     Identity,
     /// `max(x, 0)`.
     Relu,
-    /// The logistic sigmoid, as [`sigmoid`].
+    /// The logistic sigmoid, as flex computes it (`1 / (1 + e^−x)` for `x ≥ 0`,
+    /// `e^x / (1 + e^x)` below).
     Sigmoid,
 }
 
@@ -236,13 +198,48 @@ impl Act {
         }
     }
 
-    fn tensor<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
+    /// The tensor ops the kernels reproduce.
+    pub fn tensor<const D: usize>(self, x: Tensor<D>) -> Tensor<D> {
         match self {
             Act::Identity => x,
             Act::Relu => burn::tensor::activation::relu(x),
             Act::Sigmoid => burn::tensor::activation::sigmoid(x),
         }
     }
+
+    /// Its name, for `bench --profile`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Act::Identity => "identity",
+            Act::Relu => "relu",
+            Act::Sigmoid => "sigmoid",
+        }
+    }
+}
+
+/// `act(x)` in one parallel pass, in place when `x` is not shared (flex's own activations
+/// are single-threaded loops), as [`Act::tensor`] computes it.
+pub fn activate<const D: usize>(x: Tensor<D>, act: Act) -> Tensor<D> {
+    if act == Act::Identity {
+        return x;
+    }
+    match flex(x) {
+        Ok(t) => {
+            let mut d = data(t);
+            f32s_mut(&mut d).par_chunks_mut(CHUNK).for_each(|c| {
+                for v in c {
+                    *v = act.apply(*v);
+                }
+            });
+            tensor(d)
+        }
+        Err(x) => act.tensor(x),
+    }
+}
+
+/// A small tensor's values on the host (biases, weights, squeeze-excite scales).
+pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().iter::<f32>().collect()
 }
 
 /// The second half of a 2×2 stride-2 transposed convolution run as a 1×1 convolution:
@@ -300,12 +297,9 @@ pub fn conv_transpose(conv: &burn::nn::conv::ConvTranspose2d, x: Tensor<4>, act:
     if !fast {
         return act.tensor(conv.forward(x));
     }
-    let bias: Option<Vec<f32>> = conv
-        .bias
-        .as_ref()
-        .map(|b| b.val().into_data().iter::<f32>().collect());
+    let bias = conv.bias.as_ref().map(|b| values(b.val()));
     if cout <= TINY_COUT {
-        let weight: Vec<f32> = conv.weight.val().into_data().iter::<f32>().collect();
+        let weight = values(conv.weight.val());
         match conv_transpose_tiny(x, &weight, cout, bias.as_deref(), act) {
             Ok(out) => return out,
             Err(_) => unreachable!("checked on flex above"),
@@ -381,8 +375,7 @@ pub fn scale_channels(x: Tensor<4>, a: Tensor<4>, residual: bool) -> Tensor<4> {
     let [n, c, h, w] = x.dims();
     match flex(x) {
         Ok(t) => {
-            let ad = a.into_data();
-            let a: Vec<f32> = ad.iter::<f32>().collect();
+            let a = values(a);
             let mut d = data(t);
             f32s_mut(&mut d)
                 .par_chunks_mut(h * w)
@@ -527,13 +520,13 @@ pub fn shifted_slices_sum(y: Tensor<4>, k: usize, cout: usize, [n, h, w]: [usize
 /// `y` is the 1×1 convolution with `k² · cout` outputs of the `h × w` input (output channel
 /// `(ky · k + kx) · cout + o`); the result is `Σ_{ky,kx} y[(ky·k+kx)·cout + o, i+ky−p, j+kx−p]`
 /// over the positions inside the image (the zero padding's terms are zero), in `ky`-major
-/// order, then `+ bias[o]`, then `max(·, 0)` with `relu`. `None` (and `y` back) off flex.
+/// order, then `+ bias[o]`, then `act`. `Err(y)` off flex.
 pub fn shifted_sum(
     y: Tensor<4>,
     k: usize,
     cout: usize,
     bias: Option<&[f32]>,
-    relu: bool,
+    act: Act,
 ) -> Result<Tensor<4>, Tensor<4>> {
     let [n, ck, h, w] = y.dims();
     if ck != k * k * cout {
@@ -574,12 +567,10 @@ pub fn shifted_sum(
                     }
                 }
             }
-            if let Some(bias) = bias {
-                let bv = bias[oc];
-                o.iter_mut().for_each(|v| *v += bv);
-            }
-            if relu {
-                o.iter_mut().for_each(|v| *v = v.max(0.0));
+            match bias.map(|b| b[oc]) {
+                Some(bv) => o.iter_mut().for_each(|v| *v = act.apply(*v + bv)),
+                None if act != Act::Identity => o.iter_mut().for_each(|v| *v = act.apply(*v)),
+                None => {}
             }
         });
     Ok(tensor(TensorData::new(out, [n, cout, h, w])))
@@ -636,7 +627,7 @@ mod tests {
         let device = Device::default();
         let x = rand([2, 3, 9, 11], &device);
         assert_eq!(
-            bits(sigmoid(x.clone())),
+            bits(activate(x.clone(), Act::Sigmoid)),
             bits(burn::tensor::activation::sigmoid(x.clone()))
         );
         for (k, stride, pad) in [(3, 2, 1), (3, 1, 1), (5, 2, 2), (2, 2, 0)] {
@@ -691,7 +682,7 @@ mod tests {
         let device = Device::default();
         let x = rand([2, 3, 5, 4], &device);
         assert_eq!(
-            bits(relu(x.clone())),
+            bits(activate(x.clone(), Act::Relu)),
             bits(burn::tensor::activation::relu(x.clone()))
         );
         let a = rand([2, 3, 1, 1], &device);
@@ -734,7 +725,7 @@ mod tests {
     #[test]
     fn shifted_sum_equals_the_padded_slices_sum() {
         let device = Device::default();
-        for (k, cout, relu) in [(3, 2, false), (5, 3, true), (3, 1, true)] {
+        for (k, cout, act) in [(3, 2, Act::Identity), (5, 3, Act::Relu), (3, 1, Act::Relu)] {
             let (n, h, w) = (2, 7, 6);
             let y = rand([n, k * k * cout, h, w], &device);
             let bias: Vec<f32> = (0..cout).map(|i| i as f32 * 0.3 - 0.2).collect();
@@ -744,11 +735,8 @@ mod tests {
                 .pad((p, p, p, p), burn::tensor::ops::PadMode::Constant(0.0));
             let acc = shifted_slices_sum(yp, k, cout, [n, h, w]);
             let b = Tensor::<1>::from_data(TensorData::new(bias.clone(), [cout]), &device);
-            let mut want = acc.add(b.reshape([1, cout, 1, 1]));
-            if relu {
-                want = burn::tensor::activation::relu(want);
-            }
-            let got = shifted_sum(y, k, cout, Some(&bias), relu).expect("flex");
+            let want = act.tensor(acc.add(b.reshape([1, cout, 1, 1])));
+            let got = shifted_sum(y, k, cout, Some(&bias), act).expect("flex");
             assert_eq!(bits(got), bits(want), "k {k} cout {cout}");
         }
     }

@@ -85,27 +85,26 @@ pub const IM2COL_MAX_COLUMNS: usize = 64;
 /// through per-512-pixel im2col tiles; for PP-OCR's 3×3 96→24 convolutions at 184×320 that
 /// path took 205 ms where the 1×1 form takes about a third (docs/performance.md).
 pub fn conv_same_via_1x1(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    conv_same_act(conv, x, false)
+    conv_same_act(conv, x, fused::Act::Identity)
 }
 
 /// [`conv_same_via_1x1`] followed by a ReLU (fused into the sum on flex).
 pub fn conv_same_via_1x1_relu(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    conv_same_act(conv, x, true)
+    conv_same_act(conv, x, fused::Act::Relu)
 }
 
 // The shifted sum's `Err` hands its input back (a 256-byte tensor), once per layer.
 #[allow(clippy::result_large_err)]
-fn conv_same_act(conv: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
+fn conv_same_act(conv: &Conv2d, x: Tensor<4>, act: fused::Act) -> Tensor<4> {
     let [cout, cin, kh, kw] = conv.weight.dims();
     let p = kh / 2;
     let same = conv.padding == PaddingConfig2d::Explicit(p, p, p, p);
     let direct = kh != kw || kh == 1 || kh % 2 == 0 || conv.stride != [1, 1] || conv.groups != 1;
     if direct || conv.dilation != [1, 1] || !same {
         let y = conv_forward(conv, x);
-        return if relu {
-            profile::time("relu", || fused::relu(y))
-        } else {
-            y
+        return match act {
+            fused::Act::Identity => y,
+            _ => profile::time(act.kind(), || fused::activate(y, act)),
         };
     }
     let [n, _, h, w] = x.dims();
@@ -118,15 +117,12 @@ fn conv_same_act(conv: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let opts = burn::tensor::ops::ConvOptions::new([1, 1], [0, 0], [1, 1], 1);
     if fused::on_flex(&x) && fused::on_flex(&w1) {
         // Inference on flex: the 1×1 of the unpadded input and one fused pass for the sum.
-        let bias: Option<Vec<f32>> = conv
-            .bias
-            .as_ref()
-            .map(|b| b.val().into_data().iter::<f32>().collect());
+        let bias = conv.bias.as_ref().map(|b| fused::values(b.val()));
         let y = profile::time("conv kxk same: 1x1 GEMM", || {
             burn::tensor::module::conv2d(x, w1, None, opts)
         });
         let sum = profile::time("conv kxk same: shifted sum", || {
-            fused::shifted_sum(y, kh, cout, bias.as_deref(), relu)
+            fused::shifted_sum(y, kh, cout, bias.as_deref(), act)
         });
         match sum {
             Ok(out) => return out,
@@ -140,11 +136,7 @@ fn conv_same_act(conv: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
         Some(b) => out.add(b.val().reshape([1, cout, 1, 1])),
         None => out,
     };
-    if relu {
-        burn::tensor::activation::relu(out)
-    } else {
-        out
-    }
+    act.tensor(out)
 }
 
 /// Per-channel `(scale, shift)` of an inference-mode batch norm: `y = x * scale + shift`.

@@ -73,30 +73,31 @@ impl DbBranch {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         if self.folded {
             // Inference: the sigmoid in the last upsampling's pass.
-            let x = conv_same_via_1x1_relu(&self.conv1, x);
-            return profile::time("conv transpose 2x2", || {
-                let x = fused::conv_transpose(&self.conv2, x, fused::Act::Relu);
-                fused::conv_transpose(&self.conv3, x, fused::Act::Sigmoid)
-            });
+            return self.forward_folded(x, fused::Act::Sigmoid);
         }
         let z = self.forward_logits(x);
-        profile::time("sigmoid", || fused::sigmoid(z))
+        profile::time("sigmoid", || fused::activate(z, fused::Act::Sigmoid))
     }
 
     /// The map before the sigmoid (training computes the BCE from it).
     pub fn forward_logits(&self, x: Tensor<4>) -> Tensor<4> {
         if self.folded {
-            let x = conv_same_via_1x1_relu(&self.conv1, x);
-            return profile::time("conv transpose 2x2", || {
-                let x = fused::conv_transpose(&self.conv2, x, fused::Act::Relu);
-                fused::conv_transpose(&self.conv3, x, fused::Act::Identity)
-            });
+            return self.forward_folded(x, fused::Act::Identity);
         }
         let x = conv_same_via_1x1(&self.conv1, x);
         let x = relu(self.bn1.forward(x));
         let x = self.conv2.forward(x);
         let x = relu(self.bn2.forward(x));
         self.conv3.forward(x)
+    }
+
+    /// The branch with its batch norms folded, `last` applied in the last layer's pass.
+    fn forward_folded(&self, x: Tensor<4>, last: fused::Act) -> Tensor<4> {
+        let x = conv_same_via_1x1_relu(&self.conv1, x);
+        profile::time("conv transpose 2x2", || {
+            let x = fused::conv_transpose(&self.conv2, x, fused::Act::Relu);
+            fused::conv_transpose(&self.conv3, x, last)
+        })
     }
 
     /// Folds both batch norms into the preceding convolutions, for inference (same outputs
