@@ -19,6 +19,7 @@ pub mod loss;
 pub mod metric;
 pub mod model;
 pub mod object;
+pub mod object_augment;
 pub mod postprocess;
 pub mod preprocess;
 pub mod profile;

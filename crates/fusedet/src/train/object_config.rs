@@ -84,6 +84,26 @@ pub struct ObjectTrainConfig {
     /// probability 0.5; [`crate::augment::photometric_distort`]).
     #[serde(default)]
     pub photometric: bool,
+    /// Mixup (the reference's `MIX`): each training image is blended with another one of the
+    /// set, ratio λ ~ Beta(1.5, 1.5), its boxes weighing λ and the other's 1 − λ in the
+    /// objectness loss ([`crate::object_augment::mixup`]).
+    #[serde(default)]
+    pub mixup: bool,
+    /// No mixup from this optimizer step on (the reference: the last 30 epochs).
+    #[serde(default)]
+    pub mixup_until: Option<usize>,
+    /// Probability of SSD's expand onto a canvas up to 4 times larger filled with the mean
+    /// colour (the reference: 0.5; [`crate::object_augment::expand`]).
+    #[serde(default)]
+    pub expand: f64,
+    /// SSD's IoU-constrained random crop (the reference: on;
+    /// [`crate::object_augment::iou_crop`]).
+    #[serde(default)]
+    pub iou_crop: bool,
+    /// Probability of the random affine warp: rotation ±10°, scale 0.9–1.1, translation ±10 %,
+    /// shear ±2° (the reference: 0.5; [`crate::object_augment::affine`]).
+    #[serde(default)]
+    pub affine: f64,
     /// At most this many boxes per training image (the reference: 50).
     #[serde(default = "d_max_labels")]
     pub max_labels: usize,
@@ -116,6 +136,11 @@ impl Default for ObjectTrainConfig {
             min_box_side: d_min_side(),
             mirror: d_mirror(),
             photometric: false,
+            mixup: false,
+            mixup_until: None,
+            expand: 0.0,
+            iou_crop: false,
+            affine: 0.0,
             max_labels: d_max_labels(),
             dropblock_schedule: Vec::new(),
             dropblock_keep_prob: d_keep_prob(),
@@ -134,8 +159,14 @@ impl ObjectTrainConfig {
                 "must be a positive multiple of 32",
             ));
         }
-        if !(0.0..=1.0).contains(&self.mirror) {
-            return Err(ConfigError::invalid("objects.mirror", "must be in [0, 1]"));
+        for (key, p) in [
+            ("objects.mirror", self.mirror),
+            ("objects.expand", self.expand),
+            ("objects.affine", self.affine),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(ConfigError::invalid(key, "must be a probability in [0, 1]"));
+            }
         }
         if !(self.dropblock_keep_prob > 0.0 && self.dropblock_keep_prob <= 1.0) {
             return Err(ConfigError::invalid(
@@ -198,6 +229,17 @@ impl ObjectTrainConfig {
             }
             _ => self.input_size,
         }
+    }
+
+    /// Whether any of the reference's geometric augmentations or mixup is on (otherwise a
+    /// sample is only distorted, resized and mirrored).
+    pub fn ssd_augment(&self) -> bool {
+        self.mixup || self.expand > 0.0 || self.iou_crop || self.affine > 0.0
+    }
+
+    /// Whether mixup applies at optimizer step `step`.
+    pub fn mixup_at(&self, step: usize) -> bool {
+        self.mixup && self.mixup_until.is_none_or(|u| step < u)
     }
 
     /// The DropBlock block sizes at `step` (none before the first row).

@@ -7,8 +7,9 @@
 //!
 //! Each sample: SSD's photometric distortion (optional), the reference's plain square resize
 //! (Darknet's bilinear stretch, as inference does) to the step's input side (fixed, or drawn
-//! every few steps for multi-scale training), a horizontal mirror, ImageNet normalisation. Not
-//! done here: the reference's expand, IoU crop, random affine and mixup.
+//! every few steps for multi-scale training), a horizontal mirror, ImageNet normalisation; with
+//! `objects.mixup`, `expand`, `iou_crop` or `affine` on, the reference's whole `TrainTransform`
+//! order instead ([`crate::object_augment`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,6 +41,7 @@ use crate::run_dir::{self, io_err};
 use crate::synth_objects::SynthObjects;
 
 const AUG: u64 = 0x4f42_4a41_5547;
+const MIXUP: u64 = 0x4d49_5855_50;
 
 /// An object dataset for training or validation.
 pub enum ObjectSet {
@@ -225,13 +227,21 @@ pub struct ObjectSampleMaker {
 }
 
 impl ObjectSampleMaker {
-    /// Sample at position `g` at input side `s`: the normalised input `3 × s × s` and its
-    /// boxes.
-    pub fn make(&self, g: usize, s: usize) -> Result<(Vec<f32>, Vec<AsffTarget>), Error> {
+    /// Sample at position `g` at input side `s` in optimizer step `step`: the normalised input
+    /// `3 × s × s` and its boxes.
+    pub fn make(
+        &self,
+        g: usize,
+        s: usize,
+        step: usize,
+    ) -> Result<(Vec<f32>, Vec<AsffTarget>), Error> {
         let idx = sample_index(self.seed, self.dataset.len(), g);
         let (mut img, boxes) = self.dataset.get(idx)?;
         let mut rng = Rng::derive(self.seed, &[AUG, g as u64]);
         let mirror = rng.chance(self.config.mirror);
+        if self.config.ssd_augment() {
+            return self.make_ssd(idx, img, &boxes, g, s, step, mirror, &mut rng);
+        }
         if self.config.photometric {
             crate::augment::photometric_distort(&mut img, &mut rng);
         }
@@ -269,13 +279,117 @@ impl ObjectSampleMaker {
         Ok((data, targets))
     }
 
+    /// The reference's `MixupDetection` + `TrainTransform` path ([`crate::object_augment`]):
+    /// mixup, photometric distortion, expand, IoU crop, mirror, affine, resize, box filter,
+    /// and the un-augmented image with all its boxes when no box is left.
+    #[allow(clippy::too_many_arguments)]
+    fn make_ssd(
+        &self,
+        idx: usize,
+        img: RgbImage,
+        boxes: &[ObjectBox],
+        g: usize,
+        s: usize,
+        step: usize,
+        mirror: bool,
+        rng: &mut Rng,
+    ) -> Result<(Vec<f32>, Vec<AsffTarget>), Error> {
+        use crate::object_augment as oa;
+        let c = &self.config;
+        let to_aug = |img: &RgbImage, boxes: &[ObjectBox]| -> Vec<oa::AugBox> {
+            let (w, h) = (f64::from(img.width()), f64::from(img.height()));
+            boxes
+                .iter()
+                .filter(|b| !b.crowd)
+                .map(|b| oa::AugBox {
+                    bbox: [
+                        b.bbox[0].max(0.0),
+                        b.bbox[1].max(0.0),
+                        b.bbox[2].min(w),
+                        b.bbox[3].min(h),
+                    ],
+                    class: b.class,
+                    weight: 1.0,
+                })
+                .filter(|b| b.bbox[2] > b.bbox[0] && b.bbox[3] > b.bbox[1])
+                .collect()
+        };
+        let mut aug = to_aug(&img, boxes);
+        let mut img = img;
+        let n = self.dataset.len();
+        if c.mixup_at(step) && n > 1 {
+            let mut mr = Rng::derive(self.seed, &[MIXUP, g as u64]);
+            let lambda = oa::sample_beta(&mut mr, 1.5, 1.5).clamp(0.0, 1.0);
+            if lambda < 1.0 {
+                let other = mr.index(n - 1);
+                let other = if other >= idx { other + 1 } else { other };
+                let (img2, boxes2) = self.dataset.get(other)?;
+                let aug2 = to_aug(&img2, &boxes2);
+                (img, aug) = oa::mixup(&img, &aug, &img2, &aug2, lambda);
+            }
+        }
+        let (orig, orig_boxes) = (img.clone(), aug.clone());
+        let resized = |img: &RgbImage, boxes: &[oa::AugBox]| -> (Vec<f32>, Vec<AsffTarget>) {
+            let mut data = letterbox(img, s, s, false).data;
+            normalize_imagenet(&mut data);
+            let sx = s as f64 / f64::from(img.width());
+            let sy = s as f64 / f64::from(img.height());
+            let targets = boxes
+                .iter()
+                .map(|b| {
+                    let [x0, y0, x1, y1] = b.bbox;
+                    AsffTarget {
+                        class: b.class,
+                        cx: ((x0 + x1) / 2.0 * sx) as f32,
+                        cy: ((y0 + y1) / 2.0 * sy) as f32,
+                        w: ((x1 - x0) * sx) as f32,
+                        h: ((y1 - y0) * sy) as f32,
+                        weight: b.weight as f32,
+                    }
+                })
+                .collect();
+            (data, targets)
+        };
+        if aug.is_empty() {
+            return Ok(resized(&img, &aug));
+        }
+        if c.photometric {
+            crate::augment::photometric_distort(&mut img, rng);
+        }
+        if c.expand > 0.0 {
+            (img, aug) = oa::expand(&img, &aug, oa::EXPAND_FILL, c.expand, rng);
+        }
+        if c.iou_crop {
+            (img, aug) = oa::iou_crop(&img, &aug, rng);
+        }
+        if mirror {
+            oa::mirror(&mut img, &mut aug);
+        }
+        if c.affine > 0.0 && rng.chance(c.affine) {
+            let p = oa::AffineParams::draw(rng, img.width(), img.height());
+            (img, aug) = oa::affine(&img, &aug, &p, oa::AFFINE_FILL);
+        }
+        let (data, targets) = resized(&img, &aug);
+        let targets: Vec<AsffTarget> = targets
+            .into_iter()
+            .filter(|t| f64::from(t.w.min(t.h)) > c.min_box_side)
+            .take(c.max_labels)
+            .collect();
+        if targets.is_empty() {
+            let (data, mut targets) = resized(&orig, &orig_boxes);
+            targets.truncate(c.max_labels);
+            return Ok((data, targets));
+        }
+        Ok((data, targets))
+    }
+
     /// Micro-batch `m` of `batch` samples.
     pub fn batch(&self, m: usize, batch: usize) -> Result<ObjectBatch, Error> {
         use rayon::prelude::*;
         let size = self.config.input_at(self.seed, m / self.accumulate.max(1));
         let samples: Vec<(Vec<f32>, Vec<AsffTarget>)> = (m * batch..(m + 1) * batch)
             .into_par_iter()
-            .map(|g| self.make(g, size))
+            .map(|g| self.make(g, size, m / self.accumulate.max(1)))
             .collect::<Result<_, _>>()?;
         let mut images = Vec::with_capacity(batch * 3 * size * size);
         let mut targets = Vec::with_capacity(batch);
@@ -829,6 +943,61 @@ mod tests {
             }
         }
         // Same position, same sample.
-        assert_eq!(maker.make(2, 64).unwrap(), maker.make(2, 64).unwrap());
+        assert_eq!(maker.make(2, 64, 0).unwrap(), maker.make(2, 64, 0).unwrap());
+    }
+
+    #[test]
+    fn reference_augmented_samples_are_reproducible_and_keep_boxes_inside() {
+        let set = ObjectSet::Synth(
+            SynthObjects::new(crate::synth_objects::SynthObjectsConfig {
+                width: 128,
+                height: 96,
+                min_size: 16.0,
+                max_size: 60.0,
+                ..Default::default()
+            }),
+            6,
+        );
+        let maker = ObjectSampleMaker {
+            dataset: Arc::new(set),
+            config: ObjectTrainConfig {
+                input_size: 64,
+                min_box_side: 2.0,
+                photometric: true,
+                mixup: true,
+                mixup_until: Some(5),
+                expand: 0.5,
+                iou_crop: true,
+                affine: 0.5,
+                ..ObjectTrainConfig::default()
+            },
+            seed: 9,
+            accumulate: 1,
+        };
+        let mut mixed = 0;
+        for g in 0..16 {
+            let (data, t) = maker.make(g, 64, 0).unwrap();
+            assert_eq!(data.len(), 3 * 64 * 64);
+            assert!(!t.is_empty(), "sample {g}: no boxes");
+            for b in &t {
+                assert!(
+                    b.cx >= 0.0 && b.cx <= 64.0 && b.cy >= 0.0 && b.cy <= 64.0,
+                    "{b:?}"
+                );
+                assert!(
+                    b.w > 0.0 && b.h > 0.0 && b.w <= 64.0 && b.h <= 64.0,
+                    "{b:?}"
+                );
+                assert!(b.weight > 0.0 && b.weight <= 1.0, "{b:?}");
+            }
+            mixed += usize::from(t.iter().any(|b| b.weight < 1.0));
+            assert_eq!((data, t), maker.make(g, 64, 0).unwrap());
+            // From `mixup_until` on, every box weighs 1.
+            let (_, t) = maker.make(g, 64, 5).unwrap();
+            assert!(t.iter().all(|b| b.weight == 1.0));
+        }
+        assert!(mixed >= 12, "{mixed} of 16 samples mixed");
+        // Off, the plain path is unchanged: the first test's samples are made by it.
+        assert!(!ObjectTrainConfig::default().ssd_augment());
     }
 }
