@@ -91,6 +91,7 @@ fn parameter_paths_are_the_reference_state_dict_keys() {
             rfb: variant == "asff_rfb",
             dropblock: false,
             width: 1.0,
+            pretrained: None,
         };
         let want: BTreeMap<String, Vec<usize>> = keys
             .into_iter()
@@ -159,6 +160,13 @@ fn a_wrapped_torch_save_checkpoint_loads_by_name() {
     assert_eq!(
         flat(offsets.weight.val()),
         drawn("level_0_header.Feature_adaption.conv_offset.weight")
+    );
+    // As `model.pretrained` (the reference's `load_state_dict(strict=False)`) it loads the
+    // same tensors.
+    let mut model = fx.spec().init(&device);
+    assert_eq!(
+        fusedet::import::asff::load_pretrained(&mut model, &path).unwrap(),
+        3 * 5 + 2 + 3 * 4
     );
     // The strict loader names what is missing.
     let mut model = fx.spec().init(&device);

@@ -687,6 +687,31 @@ pub struct DarknetWeights {
     pub layers: Vec<Option<ConvWeights>>,
 }
 
+/// The header of a `.weights` file: `(version, seen, header bytes)` (`seen` is a u64 when
+/// `major * 10 + minor >= 2`, else a u32); `path` only names the source in errors.
+pub fn weights_header(bytes: &[u8], path: &Path) -> Result<([i32; 3], u64, usize), DarknetError> {
+    let i32_at = |o: usize| i32::from_le_bytes(bytes[o..o + 4].try_into().unwrap_or([0; 4]));
+    let short = || DarknetError::WeightsHeader {
+        path: path.to_path_buf(),
+        len: bytes.len(),
+    };
+    if bytes.len() < 16 {
+        return Err(short());
+    }
+    let version = [i32_at(0), i32_at(4), i32_at(8)];
+    let [major, minor, _] = version;
+    // In i64: `major * 10` of a garbage header overflowed i32 (found by fuzz/darknet).
+    let wide = i64::from(major) * 10 + i64::from(minor) >= 2 && major < 1000 && minor < 1000;
+    if !wide {
+        return Ok((version, i32_at(12) as u32 as u64, 16));
+    }
+    if bytes.len() < 20 {
+        return Err(short());
+    }
+    let seen = u64::from_le_bytes(bytes[12..20].try_into().unwrap_or([0; 8]));
+    Ok((version, seen, 20))
+}
+
 impl DarknetWeights {
     /// Reads a `.weights` file for `cfg`.
     pub fn read(path: &Path, cfg: &DarknetCfg) -> Result<Self, DarknetError> {
@@ -700,29 +725,7 @@ impl DarknetWeights {
     /// Parses the bytes of a `.weights` file; `path` only names the source in errors. The file
     /// must hold exactly the values `cfg` needs (Darknet itself ignores a longer file).
     pub fn parse(bytes: &[u8], cfg: &DarknetCfg, path: &Path) -> Result<Self, DarknetError> {
-        let i32_at = |o: usize| i32::from_le_bytes(bytes[o..o + 4].try_into().unwrap_or([0; 4]));
-        if bytes.len() < 16 {
-            return Err(DarknetError::WeightsHeader {
-                path: path.to_path_buf(),
-                len: bytes.len(),
-            });
-        }
-        let version = [i32_at(0), i32_at(4), i32_at(8)];
-        let [major, minor, _] = version;
-        // In i64: `major * 10` of a garbage header overflowed i32 (found by fuzz/darknet).
-        let wide = i64::from(major) * 10 + i64::from(minor) >= 2 && major < 1000 && minor < 1000;
-        let (seen, header) = if wide {
-            if bytes.len() < 20 {
-                return Err(DarknetError::WeightsHeader {
-                    path: path.to_path_buf(),
-                    len: bytes.len(),
-                });
-            }
-            let seen = u64::from_le_bytes(bytes[12..20].try_into().unwrap_or([0; 8]));
-            (seen, 20)
-        } else {
-            (i32_at(12) as u32 as u64, 16)
-        };
+        let (version, seen, header) = weights_header(bytes, path)?;
         let body = &bytes[header..];
         let found = body.len() / 4;
         let expected = cfg.weight_count();

@@ -106,7 +106,13 @@ impl DetModel {
                 m.head = m.head.with_thresh_branch(device);
                 Self::Db(m)
             }
-            ModelSpec::Yolov3(s) => Self::Yolo(s.init(device)),
+            ModelSpec::Yolov3(s) => {
+                let mut m = s.init(device);
+                if let (true, Some(p)) = (load_pretrained, &s.pretrained) {
+                    crate::import::asff::load_pretrained(&mut m, p)?;
+                }
+                Self::Yolo(m)
+            }
             ModelSpec::Textboxes(s) => {
                 let mut m = s.init(device);
                 if let (true, Some(w)) = (load_pretrained, s.backbone.weights()) {

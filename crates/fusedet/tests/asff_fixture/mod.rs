@@ -61,6 +61,7 @@ impl Fixture {
             rfb: self.variant == "asff_rfb",
             dropblock: false,
             width: 1.0,
+            pretrained: None,
         }
     }
 

@@ -77,6 +77,13 @@ pub struct YoloV3Spec {
     /// width 1 loads the reference's checkpoints.
     #[serde(default = "d_width")]
     pub width: f64,
+    /// Initial weights for training (the reference's `main.py --checkpoint`): a PyTorch
+    /// (`.pth` / `.pt`) or SafeTensors state dict with the reference's keys, loaded where the
+    /// names match as its `load_state_dict(strict=False)` does (e.g. `darknet53_feature_mx.pth`,
+    /// or a whole checkpoint to fine-tune), or a Darknet `.weights` file whose first 52
+    /// convolutions are Darknet-53's (`darknet53.conv.74`, `darknet53.weights`, `yolov3.weights`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrained: Option<std::path::PathBuf>,
 }
 
 impl Default for YoloV3Spec {
@@ -87,6 +94,7 @@ impl Default for YoloV3Spec {
             rfb: false,
             dropblock: false,
             width: 1.0,
+            pretrained: None,
         }
     }
 }
@@ -463,6 +471,14 @@ impl YoloV3 {
         }
     }
 
+    /// The `module_list`, mutably (weights loaded from files).
+    pub fn module_list_mut(&mut self) -> &mut [YoloV3Layer] {
+        match self {
+            Self::Baseline(m) => &mut m.module_list,
+            Self::Asff(m) => &mut m.module_list,
+        }
+    }
+
     /// The DropBlock slots (entries 16, 22, 29 with ASFF; 16, 24, 33 in the baseline), for the
     /// training schedule.
     pub fn dropblocks_mut(&mut self) -> Vec<&mut DropBlock> {
@@ -547,6 +563,7 @@ mod tests {
                 rfb: true,
                 dropblock: false,
                 width: 1.0,
+                pretrained: None,
             }
         );
         let again: YoloV3Spec = toml::from_str(&toml::to_string(&s).unwrap()).unwrap();
