@@ -41,7 +41,7 @@ use crate::run_dir::{self, io_err};
 use crate::synth_objects::SynthObjects;
 
 const AUG: u64 = 0x4f42_4a41_5547;
-const MIXUP: u64 = 0x4d49_5855_50;
+const MIXUP: u64 = 0x004d_4958_5550;
 
 /// An object dataset for training or validation.
 pub enum ObjectSet {
