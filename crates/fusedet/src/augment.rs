@@ -199,13 +199,19 @@ pub fn rotate(img: &RgbImage, polys: &mut [TextInstance], angle_deg: f64) -> Rgb
 }
 
 fn sample_bilinear(img: &RgbImage, x: f64, y: f64) -> Rgb<u8> {
+    sample_bilinear_fill(img, x, y, [0; 3])
+}
+
+/// Bilinear sample at `(x, y)` with `fill` for the neighbours outside the image (OpenCV's
+/// `INTER_LINEAR` with `BORDER_CONSTANT`), rounded to u8.
+pub(crate) fn sample_bilinear_fill(img: &RgbImage, x: f64, y: f64, fill: [u8; 3]) -> Rgb<u8> {
     let (w, h) = (img.width() as i64, img.height() as i64);
     let (x0, y0) = (x.floor(), y.floor());
     let (fx, fy) = (x - x0, y - y0);
     let (xi, yi) = (x0 as i64, y0 as i64);
     let at = |xx: i64, yy: i64| -> [f64; 3] {
         if xx < 0 || yy < 0 || xx >= w || yy >= h {
-            [0.0; 3]
+            fill.map(f64::from)
         } else {
             img.get_pixel(xx as u32, yy as u32).0.map(f64::from)
         }

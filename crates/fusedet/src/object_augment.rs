@@ -337,7 +337,7 @@ pub fn affine(
         let (dx, dy) = (f64::from(x) - m[0][2], f64::from(y) - m[1][2]);
         let sx = inv[0][0] * dx + inv[0][1] * dy;
         let sy = inv[1][0] * dx + inv[1][1] * dy;
-        sample_or_fill(img, sx, sy, fill)
+        crate::augment::sample_bilinear_fill(img, sx, sy, fill)
     });
     let (sin, cos) = params.angle.to_radians().sin_cos();
     let reduction = sin.abs().max(cos.abs()).sqrt();
@@ -374,36 +374,6 @@ pub fn affine(
         })
         .collect();
     (out, warped)
-}
-
-/// Bilinear sample at `(x, y)` with `fill` for the neighbours outside the image (OpenCV's
-/// `INTER_LINEAR` with `BORDER_CONSTANT`).
-fn sample_or_fill(img: &RgbImage, x: f64, y: f64, fill: [u8; 3]) -> Rgb<u8> {
-    let (w, h) = (i64::from(img.width()), i64::from(img.height()));
-    let (x0, y0) = (x.floor(), y.floor());
-    let (fx, fy) = (x - x0, y - y0);
-    let (xi, yi) = (x0 as i64, y0 as i64);
-    if xi < -1 || yi < -1 || xi >= w || yi >= h {
-        return Rgb(fill);
-    }
-    let at = |xx: i64, yy: i64| -> [f64; 3] {
-        if xx < 0 || yy < 0 || xx >= w || yy >= h {
-            fill.map(f64::from)
-        } else {
-            img.get_pixel(xx as u32, yy as u32).0.map(f64::from)
-        }
-    };
-    let (p00, p10, p01, p11) = (
-        at(xi, yi),
-        at(xi + 1, yi),
-        at(xi, yi + 1),
-        at(xi + 1, yi + 1),
-    );
-    Rgb(std::array::from_fn(|c| {
-        let top = p00[c] * (1.0 - fx) + p10[c] * fx;
-        let bot = p01[c] * (1.0 - fx) + p11[c] * fx;
-        (top * (1.0 - fy) + bot * fy).round().clamp(0.0, 255.0) as u8
-    }))
 }
 
 #[cfg(test)]

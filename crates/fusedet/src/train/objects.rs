@@ -905,29 +905,40 @@ mod tests {
         );
     }
 
-    #[test]
-    fn samples_keep_boxes_through_resize_and_mirror() {
+    /// A sample maker over `count` generated 128 x 96 images of `min_size`-60 px shapes.
+    fn synth_maker(
+        count: usize,
+        min_size: f64,
+        config: ObjectTrainConfig,
+        seed: u64,
+    ) -> ObjectSampleMaker {
         let set = ObjectSet::Synth(
             SynthObjects::new(crate::synth_objects::SynthObjectsConfig {
                 width: 128,
                 height: 96,
-                min_size: 20.0,
+                min_size,
                 max_size: 60.0,
                 ..Default::default()
             }),
-            4,
+            count,
         );
-        let maker = ObjectSampleMaker {
+        ObjectSampleMaker {
             dataset: Arc::new(set),
-            config: ObjectTrainConfig {
-                input_size: 64,
-                mirror: 0.5,
-                min_box_side: 0.0,
-                ..ObjectTrainConfig::default()
-            },
-            seed: 3,
+            config,
+            seed,
             accumulate: 1,
+        }
+    }
+
+    #[test]
+    fn samples_keep_boxes_through_resize_and_mirror() {
+        let config = ObjectTrainConfig {
+            input_size: 64,
+            mirror: 0.5,
+            min_box_side: 0.0,
+            ..ObjectTrainConfig::default()
         };
+        let maker = synth_maker(4, 20.0, config, 3);
         let b = maker.batch(0, 4).unwrap();
         assert_eq!(b.images.len(), 4 * 3 * 64 * 64);
         assert_eq!(b.targets.len(), 4);
@@ -948,32 +959,18 @@ mod tests {
 
     #[test]
     fn reference_augmented_samples_are_reproducible_and_keep_boxes_inside() {
-        let set = ObjectSet::Synth(
-            SynthObjects::new(crate::synth_objects::SynthObjectsConfig {
-                width: 128,
-                height: 96,
-                min_size: 16.0,
-                max_size: 60.0,
-                ..Default::default()
-            }),
-            6,
-        );
-        let maker = ObjectSampleMaker {
-            dataset: Arc::new(set),
-            config: ObjectTrainConfig {
-                input_size: 64,
-                min_box_side: 2.0,
-                photometric: true,
-                mixup: true,
-                mixup_until: Some(5),
-                expand: 0.5,
-                iou_crop: true,
-                affine: 0.5,
-                ..ObjectTrainConfig::default()
-            },
-            seed: 9,
-            accumulate: 1,
+        let config = ObjectTrainConfig {
+            input_size: 64,
+            min_box_side: 2.0,
+            photometric: true,
+            mixup: true,
+            mixup_until: Some(5),
+            expand: 0.5,
+            iou_crop: true,
+            affine: 0.5,
+            ..ObjectTrainConfig::default()
         };
+        let maker = synth_maker(6, 16.0, config, 9);
         let mut mixed = 0;
         for g in 0..16 {
             let (data, t) = maker.make(g, 64, 0).unwrap();
