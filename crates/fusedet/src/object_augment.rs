@@ -147,9 +147,7 @@ pub fn expand(
 
 fn place(img: &RgbImage, w: u32, h: u32, left: u32, top: u32, fill: [u8; 3]) -> RgbImage {
     let mut out = RgbImage::from_pixel(w, h, Rgb(fill));
-    for (x, y, p) in img.enumerate_pixels() {
-        out.put_pixel(x + left, y + top, *p);
-    }
+    image::imageops::replace(&mut out, img, i64::from(left), i64::from(top));
     out
 }
 
