@@ -2,6 +2,8 @@
 //! `findContours(image, RETR_LIST, CHAIN_APPROX_SIMPLE)`: every outer and hole border of the
 //! 8-connected foreground, each compressed to the end points of its straight runs.
 
+use rayon::prelude::*;
+
 use crate::IntPoint;
 
 /// One border of a binary image.
@@ -25,10 +27,9 @@ const DIRS: [(i64, i64); 8] = [
     (1, 1),
 ];
 
-fn dir_of(dx: i64, dy: i64) -> usize {
-    DIRS.iter()
-        .position(|&d| d == (dx, dy))
-        .expect("neighbouring pixels")
+/// [`DIRS`] as index offsets in an image with rows of `pw` bytes.
+fn offsets(pw: usize) -> [isize; 8] {
+    DIRS.map(|(dx, dy)| dx as isize + dy as isize * pw as isize)
 }
 
 /// Finds every border of the foreground (`mask[y * width + x] != 0`).
@@ -40,62 +41,74 @@ fn dir_of(dx: i64, dy: i64) -> usize {
 /// Panics if `mask.len() != width * height`.
 pub fn find_contours(mask: &[u8], width: usize, height: usize) -> Vec<Contour> {
     assert_eq!(mask.len(), width * height, "mask size");
+    find_contours_with(width, height, |y, row| {
+        row.copy_from_slice(&mask[y * width..(y + 1) * width]);
+    })
+}
+
+/// [`find_contours`] of the binary image whose row `y` the closure writes (non-zero for
+/// foreground, `width` bytes, zeroed before the call), without a mask of its own: DB's post-processing
+/// thresholds its probability map straight into the labels. Rows are written and their
+/// foreground runs found in parallel (rayon); the borders are followed in raster order.
+///
+pub fn find_contours_with(
+    width: usize,
+    height: usize,
+    fill_row: impl Fn(usize, &mut [u8]) + Sync,
+) -> Vec<Contour> {
     let pw = width + 2;
     let ph = height + 2;
-    // Labels: 0 background, 1 unvisited foreground, ±nbd (2..=127) visited; the algorithm only
-    // compares them with 0 and 1 and looks at their sign (no hierarchy is returned), so they
-    // wrap in 2..=127 as OpenCV's `schar` labels do, and the image is one byte a pixel.
-    let mut img = vec![0i8; pw * ph];
+    if width == 0 || height == 0 {
+        return Vec::new();
+    }
+    // Labels: 0 background, 1 unvisited foreground, ±nbd (2..=127, as `i8` bytes) visited; the
+    // algorithm only compares them with 0 and 1 and looks at their sign (no hierarchy is
+    // returned), so they wrap in 2..=127 as OpenCV's `schar` labels do, and the image is one
+    // byte a pixel.
+    let mut img = vec![0u8; pw * ph];
     // Only the ends of a row's foreground runs can start a border (the zero / non-zero
     // pattern never changes while borders are followed, only the labels of non-zero pixels):
-    // runs are found once, on the byte mask, and the raster scan visits their ends alone,
-    // in the order the pixel-by-pixel scan would.
-    let mut runs: Vec<(usize, usize, usize)> = Vec::new();
-    for y in 0..height {
-        let row = &mask[y * width..(y + 1) * width];
-        let mut x = 0;
-        while x < width {
-            while x + 8 <= width && u64::from_ne_bytes(row[x..x + 8].try_into().expect("8")) == 0 {
-                x += 8;
+    // runs are found once, as the rows are written, and the raster scan visits their ends
+    // alone, in the order the pixel-by-pixel scan would.
+    const ROWS: usize = 32;
+    let runs: Vec<(u32, u32, u32)> = img[pw..pw * (height + 1)]
+        .par_chunks_mut(pw * ROWS)
+        .enumerate()
+        .flat_map_iter(|(k, rows)| {
+            let mut runs = Vec::new();
+            for (i, row) in rows.chunks_exact_mut(pw).enumerate() {
+                let y = k * ROWS + i;
+                let inner = &mut row[1..=width];
+                fill_row(y, inner);
+                row_runs(inner, y as u32, &mut runs);
             }
-            match row[x..].iter().position(|&b| b != 0) {
-                Some(o) => x += o,
-                None => break,
-            }
-            let len = row[x..].iter().position(|&b| b == 0).unwrap_or(width - x);
-            runs.push((y, x, x + len - 1));
-            let at = (y + 1) * pw + x + 1;
-            img[at..at + len].fill(1);
-            x += len;
-        }
-    }
-    let idx = |x: i64, y: i64| (y as usize) * pw + x as usize;
+            runs
+        })
+        .collect();
+    let off = offsets(pw);
     let mut contours = Vec::new();
     let mut nbd: i8 = 1;
     for &(y, a, b) in &runs {
-        let y = y as i64 + 1;
-        let (a, b) = (a as i64 + 1, b as i64 + 1);
-        let ends = [a, b];
-        for &x in &ends[..if a == b { 1 } else { 2 }] {
-            let v = img[idx(x, y)];
-            let start_from = if v == 1 && img[idx(x - 1, y)] == 0 {
-                Some((x - 1, false))
-            } else if v >= 1 && img[idx(x + 1, y)] == 0 {
-                Some((x + 1, true))
+        let row = (y as usize + 1) * pw + 1;
+        let ends = [row + a as usize, row + b as usize];
+        for &i in &ends[..if a == b { 1 } else { 2 }] {
+            let v = img[i] as i8;
+            let start_dir = if v == 1 && img[i - 1] == 0 {
+                4 // outer border: its zero neighbour is to the west
+            } else if v >= 1 && img[i + 1] == 0 {
+                0 // hole border: to the east
             } else {
-                None
-            };
-            let Some((x2, is_hole)) = start_from else {
                 continue;
             };
             nbd = if nbd == i8::MAX { 2 } else { nbd + 1 };
-            let (chain, first_dir) = follow_border(&mut img, pw, (x, y), (x2, y), nbd);
+            let mut points = Vec::new();
+            follow_border(&mut img, &off, i, start_dir, nbd, &mut points);
             contours.push(Contour {
-                points: compress_chain(&chain, first_dir)
+                points: points
                     .into_iter()
-                    .map(|(px, py)| IntPoint::new(px - 1, py - 1))
+                    .map(|i| IntPoint::new((i % pw) as i64 - 1, (i / pw) as i64 - 1))
                     .collect(),
-                is_hole,
+                is_hole: start_dir == 0,
             });
         }
     }
@@ -103,46 +116,74 @@ pub fn find_contours(mask: &[u8], width: usize, height: usize) -> Vec<Contour> {
     contours
 }
 
-/// Follows one border from `start`, whose zero neighbour `prev` is where the search begins.
-/// Returns every border pixel in order (padded coordinates) with the chain code from the
-/// start to the first neighbour found, and relabels the image.
-fn follow_border(
-    img: &mut [i8],
-    pw: usize,
-    start: (i64, i64),
-    prev: (i64, i64),
-    nbd: i8,
-) -> (Vec<(i64, i64)>, usize) {
-    let at = |img: &[i8], p: (i64, i64)| img[(p.1 as usize) * pw + p.0 as usize];
-    let idx = |p: (i64, i64)| (p.1 as usize) * pw + p.0 as usize;
-    // 3.1: clockwise search around `start` from `prev` for a non-zero pixel.
-    let d0 = dir_of(prev.0 - start.0, prev.1 - start.1);
-    let mut first = None;
-    for k in 0..8 {
-        let d = (d0 + 8 - k) % 8;
-        let p = (start.0 + DIRS[d].0, start.1 + DIRS[d].1);
-        if at(img, p) != 0 {
-            first = Some((p, d));
-            break;
+/// Appends `(y, first, last)` for each run of non-zero bytes in `row`, and sets the run's
+/// bytes to 1 (the label of unvisited foreground).
+fn row_runs(row: &mut [u8], y: u32, runs: &mut Vec<(u32, u32, u32)>) {
+    let width = row.len();
+    let mut x = 0;
+    while x < width {
+        // Skip background 32 bytes at a time (an OR that vectorises).
+        while x + 32 <= width && row[x..x + 32].iter().fold(0u8, |a, &b| a | b) == 0 {
+            x += 32;
         }
+        match row[x..].iter().position(|&b| b != 0) {
+            Some(o) => x += o,
+            None => break,
+        }
+        // And foreground 16 bytes at a time (a minimum that vectorises).
+        let mut end = x;
+        while end + 16 <= width && row[end..end + 16].iter().fold(u8::MAX, |a, &b| a.min(b)) != 0 {
+            end += 16;
+        }
+        let len = end - x
+            + row[end..]
+                .iter()
+                .position(|&b| b == 0)
+                .unwrap_or(width - end);
+        runs.push((y, x as u32, (x + len - 1) as u32));
+        row[x..x + len].fill(1);
+        x += len;
     }
-    let Some((p1, first_dir)) = first else {
-        img[idx(start)] = -nbd;
-        return (vec![start], 0);
+}
+
+/// Follows one border from pixel `start` (an index into the padded image), whose zero
+/// neighbour in direction `start_dir` is where the search begins; relabels the image and
+/// appends the border's vertices (OpenCV's `CHAIN_APPROX_SIMPLE`: every pixel where the
+/// outgoing chain direction changes) as indices.
+fn follow_border(
+    img: &mut [u8],
+    off: &[isize; 8],
+    start: usize,
+    start_dir: usize,
+    nbd: i8,
+    out: &mut Vec<usize>,
+) {
+    let step = |i: usize, d: usize| i.wrapping_add_signed(off[d]);
+    // 3.1: clockwise search around `start` from its zero neighbour for a non-zero pixel.
+    let Some(first_dir) = (0..8)
+        .map(|k| (start_dir + 8 - k) % 8)
+        .find(|&d| img[step(start, d)] != 0)
+    else {
+        img[start] = (-nbd) as u8;
+        out.push(start);
+        return;
     };
-    let mut p2 = p1;
+    let p1 = step(start, first_dir);
+    // Before the first step the "previous" direction is the reverse of the one towards the
+    // first neighbour found, as in OpenCV, so the start is kept only when the border turns
+    // there.
+    let mut prev_out = (first_dir + 4) % 8;
     let mut p3 = start;
-    let mut chain = vec![start];
+    // Direction from p3 to p2, the previous pixel.
+    let mut back = first_dir;
     loop {
-        // 3.3: counter-clockwise search around p3, starting after p2.
-        let d2 = dir_of(p2.0 - p3.0, p2.1 - p3.1);
+        // 3.3: counter-clockwise search around p3, starting after p2 (always ends: p2 is
+        // non-zero).
         let mut east_zero = false;
-        let mut p4 = p3;
-        for k in 1..=8 {
-            let d = (d2 + k) % 8;
-            let p = (p3.0 + DIRS[d].0, p3.1 + DIRS[d].1);
-            if at(img, p) != 0 {
-                p4 = p;
+        let mut d = back;
+        for _ in 0..8 {
+            d = (d + 1) % 8;
+            if img[step(p3, d)] != 0 {
                 break;
             }
             if d == 0 {
@@ -151,45 +192,22 @@ fn follow_border(
         }
         // 3.4: relabel p3.
         if east_zero {
-            img[idx(p3)] = -nbd;
-        } else if at(img, p3) == 1 {
-            img[idx(p3)] = nbd;
+            img[p3] = (-nbd) as u8;
+        } else if img[p3] == 1 {
+            img[p3] = nbd as u8;
         }
+        if d != prev_out {
+            out.push(p3);
+            prev_out = d;
+        }
+        let p4 = step(p3, d);
         // 3.5: back at the start through the same first step?
         if p4 == start && p3 == p1 {
             break;
         }
-        p2 = p3;
+        back = (d + 4) % 8;
         p3 = p4;
-        chain.push(p3);
     }
-    (chain, first_dir)
-}
-
-/// Keeps every point where the outgoing chain direction changes (OpenCV's
-/// `CHAIN_APPROX_SIMPLE`); before the first step the "previous" direction is the reverse of
-/// the one towards the first neighbour found, as in OpenCV, so the start point is kept only
-/// when the border turns there.
-fn compress_chain(chain: &[(i64, i64)], first_dir: usize) -> Vec<(i64, i64)> {
-    let n = chain.len();
-    if n <= 1 {
-        return chain.to_vec();
-    }
-    let out_dir = |k: usize| {
-        let a = chain[k];
-        let b = chain[(k + 1) % n];
-        (b.0 - a.0, b.1 - a.1)
-    };
-    let mut kept = Vec::new();
-    let mut prev = DIRS[(first_dir + 4) % 8];
-    for (k, &p) in chain.iter().enumerate() {
-        let d = out_dir(k);
-        if d != prev {
-            kept.push(p);
-            prev = d;
-        }
-    }
-    kept
 }
 
 #[cfg(test)]
@@ -303,10 +321,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn any_non_zero_value_is_foreground_and_rows_past_a_chunk_keep_their_order() {
+        // 70 rows: three of the parallel row chunks; bars crossing their boundaries, runs
+        // longer than 16 and gaps longer than 32 bytes.
+        let (w, h) = (120, 70);
+        let m = draw(w, h, &[(3, 2, 60, 40), (70, 30, 110, 33), (5, 50, 100, 68)]);
+        let ones = find_contours(&m, w, h);
+        let other: Vec<u8> = m.iter().map(|&v| v * 200).collect();
+        assert_eq!(find_contours(&other, w, h), ones);
+        let with = find_contours_with(w, h, |y, row| {
+            row.copy_from_slice(&other[y * w..(y + 1) * w]);
+        });
+        assert_eq!(with, ones);
+        assert_eq!(ones.len(), 3);
+        // Reverse raster order of the first pixels: the bottom bar, the right one, the big one.
+        assert_eq!(ones[0].points[0], IntPoint::new(5, 50));
+        assert_eq!(ones[1].points[0], IntPoint::new(70, 30));
+        assert_eq!(ones[2].points[0], IntPoint::new(3, 2));
+    }
+
     proptest! {
         #[test]
         fn contour_points_are_in_bounds_and_on_foreground(
-            w in 1usize..24, h in 1usize..24, seed in any::<u64>()
+            w in 1usize..90, h in 1usize..80, seed in any::<u64>()
         ) {
             let mut s = seed;
             let m: Vec<u8> = (0..w * h).map(|_| {
@@ -324,7 +362,7 @@ mod tests {
 
         #[test]
         fn every_foreground_component_has_an_outer_border(
-            w in 1usize..20, h in 1usize..20, seed in any::<u64>()
+            w in 1usize..90, h in 1usize..80, seed in any::<u64>()
         ) {
             let mut s = seed;
             let m: Vec<u8> = (0..w * h).map(|_| {

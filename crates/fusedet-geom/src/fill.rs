@@ -122,8 +122,9 @@ fn fill_edges(mask: &mut [u8], width: usize, height: usize, mut edges: Vec<Edge>
                     };
                     if x1 < w && x2 >= 0 {
                         let row = y as usize * width;
-                        for x in x1.max(0)..=x2.min(w - 1) {
-                            mask[row + x as usize] = value;
+                        let (a, b) = (x1.max(0) as usize, x2.min(w - 1));
+                        if b >= a as i64 {
+                            mask[row + a..=row + b as usize].fill(value);
                         }
                     }
                 }

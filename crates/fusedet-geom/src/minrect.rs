@@ -124,7 +124,8 @@ fn convex_hull_indices(pts: &[(i64, i64)], clockwise: bool) -> Vec<usize> {
         return Vec::new();
     }
     let mut order: Vec<usize> = (0..total).collect();
-    order.sort_by(|&a, &b| pts[a].cmp(&pts[b]).then(a.cmp(&b)));
+    // The keys are unique (the index breaks ties): an unstable sort gives the same order.
+    order.sort_unstable_by_key(|&a| (pts[a], a));
     let (mut miny, mut maxy) = (0usize, 0usize);
     for i in 1..total {
         let y = pts[order[i]].1;
