@@ -56,6 +56,31 @@ pub enum SeqLayer {
     Norm(BatchNorm),
 }
 
+/// MobileNetV2's `nn.Conv2d(cin, cout, k, stride, (k - 1) / 2, groups=groups, bias=False)`,
+/// initialised as the reference's mobile variant.
+fn mobile_conv(
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    groups: usize,
+    device: &Device,
+) -> Conv2d {
+    let init = mobile_initializer();
+    conv2d_init(
+        cin,
+        cout,
+        k,
+        stride,
+        (k - 1) / 2,
+        1,
+        groups,
+        false,
+        init,
+        device,
+    )
+}
+
 /// `ConvBNReLU(cin, cout, k, stride, groups)`: `[conv, batch norm]`, ReLU6 after.
 pub fn conv_bn_relu(
     cin: usize,
@@ -66,18 +91,7 @@ pub fn conv_bn_relu(
     device: &Device,
 ) -> Vec<SeqLayer> {
     vec![
-        SeqLayer::Conv(conv2d_init(
-            cin,
-            cout,
-            k,
-            stride,
-            (k - 1) / 2,
-            1,
-            groups,
-            false,
-            mobile_initializer(),
-            device,
-        )),
+        SeqLayer::Conv(mobile_conv(cin, cout, k, stride, groups, device)),
         SeqLayer::Norm(BatchNormConfig::new(cout).init(device)),
     ]
 }
@@ -145,10 +159,10 @@ impl InvertedResidual {
         conv.push(InvertedResidualLayer::ConvBnRelu(conv_bn_relu(
             hidden, hidden, 3, stride, hidden, device,
         )));
-        let [project, norm] = <[SeqLayer; 2]>::try_from(conv_bn_relu(hidden, oup, 1, 1, 1, device))
-            .unwrap_or_else(|_| unreachable!("conv_bn_relu gives two members"));
-        conv.push(InvertedResidualLayer::Linear(project));
-        conv.push(InvertedResidualLayer::Linear(norm));
+        let project = mobile_conv(hidden, oup, 1, 1, 1, device);
+        conv.push(InvertedResidualLayer::Linear(SeqLayer::Conv(project)));
+        let norm = BatchNormConfig::new(oup).init(device);
+        conv.push(InvertedResidualLayer::Linear(SeqLayer::Norm(norm)));
         Self {
             conv,
             use_res_connect: stride == 1 && inp == oup,
