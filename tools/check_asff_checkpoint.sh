@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Checkpoints saved by the ASFF reference code load into fusedet and reproduce its outputs:
-# tools/make_asff_fixtures.py builds the reference's baseline, ASFF and ASFF+RFB models
-# (GOATmessi7/ASFF at $ASFF_REF) with the fixtures' weights and saves each state dict with
-# torch.save, plain and as {'model': state_dict, 'epoch': 3} (about 2 GB in a temporary
-# directory); the `asff_parity` example loads each file by name and compares the forward pass
+# tools/make_asff_fixtures.py builds the reference's baseline, ASFF and ASFF+RFB models and
+# its MobileNetV2 variant without and with ASFF (GOATmessi7/ASFF at $ASFF_REF) with the
+# fixtures' weights and saves each state dict with torch.save, plain and as
+# {'model': state_dict, 'epoch': 3} (about 2.2 GB in a temporary directory); the `asff_parity` example loads each file by name and compares the forward pass
 # with the fixtures (raw head outputs within 1e-4). The fixtures regenerated here must be
 # byte-identical to the committed ones, the loss fixture (tools/make_asff_loss_fixtures.py) too.
 #
@@ -33,7 +33,7 @@ for f in "$work"/fixtures/*; do
 done
 cargo build -q -p fusedet-cli -p fusedet --bins --examples
 bin=${CARGO_TARGET_DIR:-target}/debug/examples/asff_parity
-for v in baseline asff asff_rfb; do
+for v in baseline asff asff_rfb mobile mobile_asff; do
   for f in "$v.pth" "${v}_wrapped.pth"; do
     "$bin" "$work/fixtures" "$v" "$work/ckpt/$f" || failed=1
   done

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Forward fixtures of the ASFF reference code (GOATmessi7/ASFF, a.k.a. ruinmessi/ASFF) for
 fusedet's YOLOv3 / ASFF models: the YOLOv3 baseline, YOLOv3 + ASFF and YOLOv3 + ASFF + RFB,
-built by the reference's own `models/yolov3_baseline.py` and `models/yolov3_asff.py` under
-PyTorch on the CPU, in eval mode (DropBlock is the identity there), on a 2 x 3 x 96 x 96 input
-with 3 classes.
+built by the reference's own `models/yolov3_baseline.py` and `models/yolov3_asff.py`, and the
+MobileNetV2 variant of `models/yolov3_mobilev2.py` without (`mobile`) and with ASFF
+(`ASFFmobile`: `mobile_asff`), under PyTorch on the CPU, in eval mode (DropBlock is the
+identity there), on a 2 x 3 x 96 x 96 input with 3 classes.
 
     git --git-dir=<fetched mirror> archive HEAD | tar -x -C /tmp/asff_ref
     ASFF_REF=/tmp/asff_ref python3 tools/make_asff_fixtures.py crates/fusedet/tests/fixtures/asff
@@ -39,7 +40,11 @@ convolution `[n, 4 (5 + C), h, w]` and the guide `[n, 8, h, w]` (the `guide_wh` 
 model's decoded eval output `[n, 4 (h0 w0 + h1 w1 + h2 w2), 5 + C]`, for the ASFF variants the
 fusion weights `vis` `[n, 3, h, w]` and the summed fused features `[n, h, w]` of every level,
 and summary statistics (mean, mean |x|, first values) of every intermediate module output for
-diagnosis. `keys.json` lists every state-dict key with its shape (num_batches_tracked included),
+diagnosis. The MobileNetV2 model cannot return `vis` (its forward passes ASFFmobile's tuple to
+the head), so it is built with vis=False and its fusion weights are the softmax of each level's
+`weight_levels` output and its fused sums the channel sum of `expand`'s input, both taken by
+hooks; `mobile_asff_rfb` (RFB there only halves ASFFmobile's weight width: the heads are
+`sep=True`, without feature adaption) is listed in `keys.json` only. `keys.json` lists every state-dict key with its shape (num_batches_tracked included),
 and `state_dict_subset.pth` is a `{'model': state_dict}` checkpoint, written by torch.save, of a
 few small tensors of the ASFF model, for the checkpoint-loading test.
 """
@@ -69,6 +74,11 @@ REF_FILES = [
     "utils/DCN/src/cuda/deform_2d_im2col_cuda.cuh",
     "utils/DCN/src/cuda/deform_conv2d_cuda.cu",
 ]
+# The MobileNetV2 variants' fixtures record this file too.
+REF_FILES_MOBILE = REF_FILES + ["models/yolov3_mobilev2.py"]
+# (variant, whether its outputs are written; else keys.json only)
+VARIANTS = [("baseline", True), ("asff", True), ("asff_rfb", True), ("mobile", True),
+            ("mobile_asff", True), ("mobile_asff_rfb", False)]
 MASK64 = (1 << 64) - 1
 
 
@@ -183,7 +193,15 @@ def check_dcn_stand_in():
 # ---------------------------------------------------------------------------------------------
 # Models, weights, outputs.
 
+def is_mobile(variant):
+    return variant.startswith("mobile")
+
+
 def build(variant):
+    if is_mobile(variant):
+        from models.yolov3_mobilev2 import YOLOv3
+        return YOLOv3(num_classes=NUM_CLASSES, rfb=variant.endswith("_rfb"), vis=False,
+                      asff=variant != "mobile")
     if variant == "baseline":
         from models.yolov3_baseline import YOLOv3
         return YOLOv3(num_classes=NUM_CLASSES, rfb=False)
@@ -273,7 +291,7 @@ def run(variant, x):
 
     heads = ([model.module_list[i] for i in (19, 28, 37)] if variant == "baseline"
              else [getattr(model, f"level_{l}_header") for l in range(3)])
-    captured = {"raw": [None] * 3, "guide": [None] * 3}
+    captured = {"raw": [None] * 3, "guide": [None] * 3, "vis": [None] * 3, "fused": [None] * 3}
     stats = {}
     hooks = []
     for l, head in enumerate(heads):
@@ -281,8 +299,18 @@ def run(variant, x):
             lambda m, i, o, l=l: captured["raw"].__setitem__(l, o)))
         hooks.append(head.guide_wh.register_forward_hook(
             lambda m, i, o, l=l: captured["guide"].__setitem__(l, o)))
+    if variant == "mobile_asff":
+        # ASFFmobile's `vis` outputs, as its forward computes them from these two tensors.
+        for l in range(3):
+            fusion = getattr(model, f"level_{l}_conv")
+            hooks.append(fusion.weight_levels.register_forward_hook(
+                lambda m, i, o, l=l: captured["vis"].__setitem__(l, torch.softmax(o, dim=1))))
+            hooks.append(fusion.expand.register_forward_pre_hook(
+                lambda m, i, l=l: captured["fused"].__setitem__(l, i[0].sum(dim=1))))
     watched = [(f"module_list.{i}", m) for i, m in enumerate(model.module_list)]
-    if variant != "baseline":
+    if is_mobile(variant):
+        watched += [(f"level_{l}_conv", getattr(model, f"level_{l}_conv")) for l in range(3)]
+    elif variant != "baseline":
         watched += [(f"level_{l}_fusion", getattr(model, f"level_{l}_fusion")) for l in range(3)]
     for l, head in enumerate(heads):
         prefix = f"module_list.{(19, 28, 37)[l]}" if variant == "baseline" else f"level_{l}_header"
@@ -302,8 +330,12 @@ def run(variant, x):
         "raw": [tensor_json(t) for t in captured["raw"]],
         "guide": [tensor_json(t) for t in captured["guide"]],
     }
-    if variant == "baseline":
+    if variant in ("baseline", "mobile"):
         outputs["decoded"] = tensor_json(out)
+    elif variant == "mobile_asff":
+        outputs["decoded"] = tensor_json(out)
+        outputs["vis"] = [tensor_json(w) for w in captured["vis"]]
+        outputs["fused_sum"] = [tensor_json(f) for f in captured["fused"]]
     else:
         decoded, weights, fused = out
         outputs["decoded"] = tensor_json(decoded)
@@ -326,17 +358,24 @@ def main():
     sys.path.insert(0, str(ref))
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     dcn_diff = check_dcn_stand_in()
-    reference = {
-        "repository": "GOATmessi7/ASFF",
-        "sha256": {f: hashlib.sha256((ref / f).read_bytes()).hexdigest() for f in REF_FILES},
-        "dcn_stand_in": "torchvision.ops.deform_conv2d",
-        "dcn_stand_in_max_abs_diff_float64": dcn_diff,
-        "torch": torch.__version__,
-    }
+
+    def reference(files):
+        return {
+            "repository": "GOATmessi7/ASFF",
+            "sha256": {f: hashlib.sha256((ref / f).read_bytes()).hexdigest() for f in files},
+            "dcn_stand_in": "torchvision.ops.deform_conv2d",
+            "dcn_stand_in_max_abs_diff_float64": dcn_diff,
+            "torch": torch.__version__,
+        }
+
     args.out.mkdir(parents=True, exist_ok=True)
     x = torch.from_numpy(generate("input", INPUT_SHAPE, -2.0, 2.0))
     keys = {}
-    for variant in ("baseline", "asff", "asff_rfb"):
+    for variant, written in VARIANTS:
+        if not written:
+            sd = build(variant).state_dict()
+            keys[variant] = [{"key": k, "shape": list(v.shape)} for k, v in sd.items()]
+            continue
         model, specs, outputs, stats = run(variant, x)
         sd = model.state_dict()
         keys[variant] = [{"key": k, "shape": list(v.shape)} for k, v in sd.items()]
@@ -347,7 +386,7 @@ def main():
                 s["sum"] = float(sd[k].double().sum())
                 params.append(s)
         doc = {
-            "reference": reference,
+            "reference": reference(REF_FILES_MOBILE if is_mobile(variant) else REF_FILES),
             "generator": {"seed": SEED, "algorithm": "splitmix64(fnv1a64(seed:key) + i) >> 11"},
             "variant": variant,
             "num_classes": NUM_CLASSES,

@@ -40,6 +40,7 @@ fn every_recipe_in_configs_parses_and_validates() {
         "yolov3_baseline_coco.toml",
         "yolov3_asff_coco.toml",
         "yolov3_asff_rfb_dropblock_coco.toml",
+        "yolov3_asff_mobile_coco.toml",
     ] {
         let cfg = fusedet::train::TrainConfig::from_file(&configs().join(name)).unwrap();
         assert!(cfg.model.is_objects(), "{name}");
@@ -51,6 +52,14 @@ fn every_recipe_in_configs_parses_and_validates() {
         );
         assert_eq!(o.warmup_power, 4.0, "{name}");
         assert_eq!(o.learning_rate(o.steps - 1), o.min_lr, "{name}");
+        let fusedet::model::ModelSpec::Yolov3(m) = &cfg.model else {
+            panic!("{name}: not a YOLOv3 recipe")
+        };
+        assert_eq!(
+            m.backbone == fusedet::model::yolov3::YoloV3Backbone::MobileNetV2,
+            name.contains("mobile"),
+            "{name}"
+        );
     }
 }
 
@@ -216,6 +225,87 @@ fn a_trained_yolo_run_directory_works_with_detect_and_eval() {
         assert!(v["map50"].as_f64().is_some(), "{format}: {v}");
         assert_eq!(v["images"], 3, "{format}: {v}");
     }
+}
+
+#[test]
+fn a_mobilenet_v2_asff_run_directory_detects_and_draws_its_fusion_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let smoke = std::fs::read_to_string(smoke()).unwrap();
+    let narrow =
+        "width = 0.125           # Darknet-53 at 8-8-16-32-64-128 channels instead of 32-...-1024";
+    assert!(smoke.contains(narrow));
+    let mobile = smoke
+        .replace(narrow, "backbone = \"mobilenetv2\"")
+        .replace("steps = 8", "steps = 2")
+        .replace("val_every = 4", "val_every = 2");
+    // The MobileNetV2 variant is built at width 1 only: a narrow one is refused, naming the key.
+    let cfg = tmp.path().join("narrow.toml");
+    std::fs::write(
+        &cfg,
+        mobile.replace(
+            "backbone = \"mobilenetv2\"",
+            "backbone = \"mobilenetv2\"\nwidth = 0.5",
+        ),
+    )
+    .unwrap();
+    let out = bin()
+        .arg("train")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(tmp.path().join("narrow"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("model.width") && err.contains("mobilenetv2"),
+        "{err}"
+    );
+
+    let cfg = tmp.path().join("mobile.toml");
+    std::fs::write(&cfg, &mobile).unwrap();
+    let run = tmp.path().join("run");
+    let text = ok(bin()
+        .arg("train")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&run)
+        .arg("--quiet"));
+    assert!(text.contains("2 steps"), "{text}");
+    let data = tmp.path().join("shapes");
+    ok(bin()
+        .args(["synth", "--task", "objects", "--out"])
+        .arg(&data)
+        .args(["--count", "1", "--size", "96x96", "--seed", "5"]));
+    let json = tmp.path().join("det.json");
+    ok(bin()
+        .arg("detect")
+        .arg(data.join("images"))
+        .arg("--model")
+        .arg(&run)
+        .args(["--conf", "0.001", "--json"])
+        .arg(&json)
+        .arg("--fusion-maps")
+        .arg(tmp.path().join("fusion")));
+    let fusion: Vec<_> = std::fs::read_dir(tmp.path().join("fusion"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(fusion.len(), 1);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let r = &v.as_array().unwrap()[0];
+    // The library rebuilds the MobileNetV2 model from the run directory: same detections.
+    let mut det = fusedet::Detector::from_pretrained(
+        run.to_str().unwrap(),
+        &fusedet::burn::tensor::Device::default(),
+    )
+    .unwrap();
+    let o = det.object_mut().expect("an object detector");
+    assert!(o.has_fusion());
+    o.postprocess.conf = 0.001;
+    let img = fusedet::preprocess::load_image(Path::new(r["image"].as_str().unwrap())).unwrap();
+    let ours = serde_json::to_value(det.detect(&img).unwrap()).unwrap();
+    assert_eq!(ours, r["detections"]);
 }
 
 #[test]

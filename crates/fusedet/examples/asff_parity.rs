@@ -1,10 +1,11 @@
 //! Loads a checkpoint written by the ASFF reference code (`torch.save` of a state dict, plain
 //! or as `{'model': ...}`) into fusedet's YOLOv3 / ASFF model and compares its forward pass
 //! with the reference outputs of a fixture made by tools/make_asff_fixtures.py; for
-//! tools/check_asff_checkpoint.sh (the full-width checkpoints are ~300 MB, too big for the
-//! repository's tests).
+//! tools/check_asff_checkpoint.sh (the full-width checkpoints are ~100–350 MB, too big for
+//! the repository's tests).
 //!
-//! Usage: `asff_parity FIXTURE_DIR VARIANT CHECKPOINT` (VARIANT: baseline, asff, asff_rfb).
+//! Usage: `asff_parity FIXTURE_DIR VARIANT CHECKPOINT` (VARIANT: baseline, asff, asff_rfb,
+//! mobile, mobile_asff).
 //! Prints one line `VARIANT CHECKPOINT tensors N raw R guide G decoded_rel D vis V` and exits
 //! non-zero when a raw head output differs by more than 1e-4.
 

@@ -320,7 +320,7 @@ impl ObjectDetector {
 
     /// Whether the model fuses its levels with ASFF (has [`ObjectDetector::fusion_weights`]).
     pub fn has_fusion(&self) -> bool {
-        matches!(self.net, ObjectNet::YoloV3(YoloV3::Asff(_)))
+        matches!(&self.net, ObjectNet::YoloV3(m) if m.has_fusion())
     }
 
     /// ASFF's fusion weights (the reference's `vis`) for one image: per level (stride 32, 16,

@@ -1,6 +1,7 @@
 //! Forward parity with the ASFF reference code (GOATmessi7/ASFF, run under PyTorch on the CPU
-//! by tools/make_asff_fixtures.py): the YOLOv3 baseline, YOLOv3 + ASFF and YOLOv3 + ASFF + RFB
-//! at full width on a 2 × 3 × 96 × 96 input with 3 classes. The weights are drawn by the
+//! by tools/make_asff_fixtures.py): the YOLOv3 baseline, YOLOv3 + ASFF and YOLOv3 + ASFF + RFB,
+//! and the MobileNetV2 variant without and with ASFF (`ASFFmobile`), at full width on a
+//! 2 × 3 × 96 × 96 input with 3 classes. The weights are drawn by the
 //! script's generator, written here as a SafeTensors state dict under the reference's keys and
 //! loaded by name; the raw head outputs must match within 1e-4. A `{'model': ...}` checkpoint
 //! written by `torch.save` loads by name too.
@@ -72,6 +73,16 @@ fn asff_rfb_reproduces_the_reference_head_outputs_and_fusion_weights() {
     parity("asff_rfb");
 }
 
+#[test]
+fn mobilenet_v2_reproduces_the_reference_head_outputs() {
+    parity("mobile");
+}
+
+#[test]
+fn mobilenet_v2_asff_reproduces_the_reference_head_outputs_and_fusion_weights() {
+    parity("mobile_asff");
+}
+
 #[derive(serde::Deserialize)]
 struct Key {
     key: String,
@@ -85,14 +96,7 @@ fn parameter_paths_are_the_reference_state_dict_keys() {
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let device = Device::default();
     for (variant, keys) in keys {
-        let spec = YoloV3Spec {
-            num_classes: 3,
-            asff: variant != "baseline",
-            rfb: variant == "asff_rfb",
-            dropblock: false,
-            width: 1.0,
-            pretrained: None,
-        };
+        let spec = asff_fixture::spec_of(&variant, 3);
         let want: BTreeMap<String, Vec<usize>> = keys
             .into_iter()
             .filter(|k| !k.key.ends_with("num_batches_tracked"))

@@ -14,7 +14,7 @@ use burn::store::{ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore, Safetensor
 
 use crate::error::{Error, ImportError};
 use crate::model::yolov3::blocks::Cbl;
-use crate::model::yolov3::{YoloV3, YoloV3Layer};
+use crate::model::yolov3::{YoloV3, YoloV3Backbone, YoloV3Layer};
 
 /// Convolutions of Darknet-53 (`module_list` entries 0–10 of both reference models).
 pub const DARKNET53_CONVS: usize = 52;
@@ -84,10 +84,20 @@ pub fn load_pretrained(model: &mut YoloV3, path: &Path) -> Result<usize, Error> 
 /// norm layers) from the start of a Darknet `.weights` file, in Darknet's order (per layer:
 /// batch-norm shift, scale, rolling mean, rolling variance, then the kernel): what Darknet's
 /// `darknet53.conv.74` holds, and the first layers of `darknet53.weights` or `yolov3.weights`
-/// (the rest of a longer file is ignored, as Darknet's `load_weights_upto`). Darknet's files
-/// are of the full-width network: the model's `width` must be 1 for them (a file does not
+/// (the rest of a longer file is ignored, as Darknet's `load_weights_upto`); refused for the
+/// MobileNetV2 variant. Darknet's files are of the full-width network: the model's `width` must be 1 for them (a file does not
 /// record shapes; a narrower model reads the wrong values). Returns the layers loaded.
 pub fn load_darknet_backbone(model: &mut YoloV3, path: &Path) -> Result<usize, Error> {
+    if model.backbone() != YoloV3Backbone::Darknet53 {
+        return Err(ImportError::Weights {
+            path: path.to_path_buf(),
+            reason: "a Darknet .weights file holds Darknet-53, and this model's backbone is \
+                     MobileNetV2 (give a .pth / .safetensors state dict with the reference's \
+                     keys)"
+                .into(),
+        }
+        .into());
+    }
     let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
         path: path.to_path_buf(),
         source,
@@ -325,6 +335,19 @@ mod tests {
         std::fs::write(&path, [1u8, 2, 3]).unwrap();
         let err = load_pretrained(&mut model, &path).unwrap_err().to_string();
         assert!(err.contains("short.weights"), "{err}");
+        // Darknet-53's layers are not the MobileNetV2 variant's.
+        std::fs::write(&path, &full).unwrap();
+        let mut mobile = YoloV3Spec {
+            num_classes: 1,
+            backbone: crate::model::yolov3::YoloV3Backbone::MobileNetV2,
+            ..YoloV3Spec::default()
+        }
+        .init(&Device::default());
+        let err = load_pretrained(&mut mobile, &path).unwrap_err().to_string();
+        assert!(
+            err.contains("short.weights") && err.contains("MobileNetV2"),
+            "{err}"
+        );
         let missing = dir.path().join("none.weights");
         let err = load_pretrained(&mut model, &missing)
             .unwrap_err()

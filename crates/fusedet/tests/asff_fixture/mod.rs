@@ -12,7 +12,7 @@ use fusedet::burn::prelude::*;
 #[path = "../drawn/mod.rs"]
 mod drawn;
 pub use drawn::{Drawn, Values, draw};
-use fusedet::model::yolov3::{YoloV3, YoloV3Spec};
+use fusedet::model::yolov3::{YoloV3, YoloV3Backbone, YoloV3Spec};
 
 #[derive(serde::Deserialize)]
 pub struct Outputs {
@@ -53,16 +53,31 @@ pub fn read_from(dir: &Path, variant: &str) -> Fixture {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
+/// The model of a fixture variant (`baseline`, `asff`, `asff_rfb`, `mobile`, `mobile_asff`,
+/// `mobile_asff_rfb`).
+pub fn spec_of(variant: &str, num_classes: usize) -> YoloV3Spec {
+    let (backbone, rest) = match variant.strip_prefix("mobile") {
+        Some(rest) => (YoloV3Backbone::MobileNetV2, rest.trim_start_matches('_')),
+        None => (YoloV3Backbone::Darknet53, variant),
+    };
+    assert!(
+        matches!(rest, "" | "baseline" | "asff" | "asff_rfb"),
+        "unknown fixture variant {variant}"
+    );
+    YoloV3Spec {
+        num_classes,
+        backbone,
+        asff: rest.starts_with("asff"),
+        rfb: rest.ends_with("rfb"),
+        dropblock: false,
+        width: 1.0,
+        pretrained: None,
+    }
+}
+
 impl Fixture {
     pub fn spec(&self) -> YoloV3Spec {
-        YoloV3Spec {
-            num_classes: self.num_classes,
-            asff: self.variant != "baseline",
-            rfb: self.variant == "asff_rfb",
-            dropblock: false,
-            width: 1.0,
-            pretrained: None,
-        }
+        spec_of(&self.variant, self.num_classes)
     }
 
     pub fn draw(&self, d: &Drawn) -> Vec<f32> {

@@ -16,6 +16,10 @@
 //! conv of their concatenation gives 3 logits, softmax over the three is the per-pixel fusion
 //! weight (`vis`), the weighted sum goes through the `expand` CBL 3×3 to `[1024, 512, 256][l]`
 //! channels.
+//!
+//! `ASFFmobile` (the MobileNetV2 variant, [`Asff::mobile`]) is the same with ReLU6 units,
+//! inputs of 512, 256 and 128 channels (`inter_dim = [512, 256, 128][l]`, outputs as above),
+//! and at level 2 a `compress_level_1` CBL 1×1 (256 → 128) before x1's ×2 upsampling.
 
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
@@ -24,11 +28,13 @@ use burn::nn::pool::MaxPool2dConfig;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
-use super::blocks::{Cbl, conv2d};
+use super::blocks::{Cbl, CblActivation, conv2d, conv2d_init, mobile_initializer};
 use crate::model::fused::upsample_nearest;
 
 /// Channels of the three inputs (level 0, 1, 2).
 pub const ASFF_IN_CHANNELS: [usize; 3] = [512, 256, 256];
+/// Channels of the three inputs of `ASFFmobile` (the MobileNetV2 variant).
+pub const ASFF_MOBILE_IN_CHANNELS: [usize; 3] = [512, 256, 128];
 /// Output channels of level 0, 1, 2 (the YOLOv3 head widths).
 pub const ASFF_OUT_CHANNELS: [usize; 3] = [1024, 512, 256];
 
@@ -51,8 +57,10 @@ pub struct Asff {
     pub stride_level_1: Option<Cbl>,
     /// Levels 0, 1: x2 → inter_dim, stride 2 (after a max pool at level 0).
     pub stride_level_2: Option<Cbl>,
-    /// Levels 1, 2: x0 (512 ch) → 256 ch, 1×1.
+    /// Levels 1, 2: x0 (512 ch) → inter_dim, 1×1.
     pub compress_level_0: Option<Cbl>,
+    /// `ASFFmobile` level 2 only: x1 (256 ch) → 128 ch, 1×1.
+    pub compress_level_1: Option<Cbl>,
     /// inter_dim → output channels, 3×3.
     pub expand: Cbl,
     /// inter_dim → c, 1×1.
@@ -93,36 +101,76 @@ impl Asff {
         outputs: [usize; 3],
         device: &Device,
     ) -> Self {
-        assert!(level < 3, "ASFF level {level} (0, 1 or 2)");
         assert_eq!(
             inputs[1], inputs[2],
             "ASFF inputs 1 and 2 must have one width"
         );
+        Self::build(level, rfb, inputs, outputs, CblActivation::Leaky, device)
+    }
+
+    /// `ASFFmobile(level, rfb)`: ReLU6 units, inputs [`ASFF_MOBILE_IN_CHANNELS`], outputs
+    /// [`ASFF_OUT_CHANNELS`], and at level 2 `compress_level_1` (x1 → 128 channels before
+    /// the upsampling); fusion-weight width 8 with RFB, 16 without.
+    ///
+    /// # Panics
+    /// If `level > 2`.
+    pub fn mobile(level: usize, rfb: bool, device: &Device) -> Self {
+        Self::build(
+            level,
+            rfb,
+            ASFF_MOBILE_IN_CHANNELS,
+            ASFF_OUT_CHANNELS,
+            CblActivation::Relu6,
+            device,
+        )
+    }
+
+    fn build(
+        level: usize,
+        rfb: bool,
+        inputs: [usize; 3],
+        outputs: [usize; 3],
+        act: CblActivation,
+        device: &Device,
+    ) -> Self {
+        assert!(level < 3, "ASFF level {level} (0, 1 or 2)");
         let inter = inputs[level];
         let c = if rfb { 8 } else { 16 };
-        let cbl = |cin, cout, k, s| Some(Cbl::new(cin, cout, k, s, device));
+        let cbl = |cin, cout, k, s| Cbl::with_activation(cin, cout, k, s, act, device);
+        let some = |cin, cout, k, s| Some(cbl(cin, cout, k, s));
         let (stride_level_1, stride_level_2, compress_level_0) = match level {
             0 => (
-                cbl(inputs[1], inter, 3, 2),
-                cbl(inputs[2], inter, 3, 2),
+                some(inputs[1], inter, 3, 2),
+                some(inputs[2], inter, 3, 2),
                 None,
             ),
             1 => (
                 None,
-                cbl(inputs[2], inter, 3, 2),
-                cbl(inputs[0], inter, 1, 1),
+                some(inputs[2], inter, 3, 2),
+                some(inputs[0], inter, 1, 1),
             ),
-            _ => (None, None, cbl(inputs[0], inter, 1, 1)),
+            _ => (None, None, some(inputs[0], inter, 1, 1)),
+        };
+        // Level 2 upsamples x1 as it is when the widths match (ASFF), else through a 1x1
+        // compress conv (ASFFmobile).
+        let compress_level_1 =
+            (level == 2 && inputs[1] != inter).then(|| cbl(inputs[1], inter, 1, 1));
+        let weight_levels = match act {
+            CblActivation::Leaky => conv2d(3 * c, 3, 1, 1, 0, 1, 1, true, device),
+            CblActivation::Relu6 => {
+                conv2d_init(3 * c, 3, 1, 1, 0, 1, 1, true, mobile_initializer(), device)
+            }
         };
         Self {
             stride_level_1,
             stride_level_2,
             compress_level_0,
-            expand: Cbl::new(inter, outputs[level], 3, 1, device),
-            weight_level_0: Cbl::new(inter, c, 1, 1, device),
-            weight_level_1: Cbl::new(inter, c, 1, 1, device),
-            weight_level_2: Cbl::new(inter, c, 1, 1, device),
-            weight_levels: conv2d(3 * c, 3, 1, 1, 0, 1, 1, true, device),
+            compress_level_1,
+            expand: cbl(inter, outputs[level], 3, 1),
+            weight_level_0: cbl(inter, c, 1, 1),
+            weight_level_1: cbl(inter, c, 1, 1),
+            weight_level_2: cbl(inter, c, 1, 1),
+            weight_levels,
             level,
         }
     }
@@ -133,7 +181,8 @@ impl Asff {
     }
 
     /// # Shapes
-    /// - `x0`: `[n, 512, h, w]` (stride 32), `x1`: `[n, 256, 2h, 2w]`, `x2`: `[n, 256, 4h, 4w]`;
+    /// - `x0`: `[n, 512, h, w]` (stride 32), `x1`: `[n, 256, 2h, 2w]`, `x2`: `[n, 256, 4h, 4w]`
+    ///   (`[n, 128, 4h, 4w]` for `ASFFmobile`);
     /// - output: see [`AsffOutput`], at level `l` the resolution of `x_l`.
     pub fn forward(&self, x0: Tensor<4>, x1: Tensor<4>, x2: Tensor<4>) -> AsffOutput {
         let (r0, r1, r2) = match self.level {
@@ -154,11 +203,17 @@ impl Asff {
                 x1,
                 need(self.stride_level_2.as_ref()).forward(x2),
             ),
-            _ => (
-                upsample_nearest(need(self.compress_level_0.as_ref()).forward(x0), 4),
-                upsample_nearest(x1, 2),
-                x2,
-            ),
+            _ => {
+                let x1 = match &self.compress_level_1 {
+                    Some(c) => c.forward(x1),
+                    None => x1,
+                };
+                (
+                    upsample_nearest(need(self.compress_level_0.as_ref()).forward(x0), 4),
+                    upsample_nearest(x1, 2),
+                    x2,
+                )
+            }
         };
         let v = Tensor::cat(
             vec![

@@ -38,6 +38,15 @@ pub fn reference_initializer() -> Initializer {
     }
 }
 
+/// The reference's initialisation of the MobileNetV2 variant (`init_yolo` with
+/// `backbone == 'mobile'`): Kaiming-normal fan-in with negative slope 0 for every `nn.Conv2d`.
+pub fn mobile_initializer() -> Initializer {
+    Initializer::KaimingNormal {
+        gain: 2.0f64.sqrt(),
+        fan_out_only: false,
+    }
+}
+
 /// An `nn.Conv2d` initialised as the reference does (`init_yolo`: Kaiming-normal weights,
 /// zero bias).
 #[allow(clippy::too_many_arguments)]
@@ -52,6 +61,34 @@ pub fn conv2d(
     bias: bool,
     device: &Device,
 ) -> Conv2d {
+    conv2d_init(
+        cin,
+        cout,
+        k,
+        stride,
+        padding,
+        dilation,
+        groups,
+        bias,
+        reference_initializer(),
+        device,
+    )
+}
+
+/// [`conv2d`] with the weights drawn by `initializer` (zero bias).
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_init(
+    cin: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+    groups: usize,
+    bias: bool,
+    initializer: Initializer,
+    device: &Device,
+) -> Conv2d {
     let mut conv = Conv2dConfig::new([cin, cout], [k, k])
         .with_stride([stride, stride])
         .with_padding(PaddingConfig2d::Explicit(
@@ -60,7 +97,7 @@ pub fn conv2d(
         .with_dilation([dilation, dilation])
         .with_groups(groups)
         .with_bias(false)
-        .with_initializer(reference_initializer())
+        .with_initializer(initializer)
         .init(device);
     if bias {
         conv.bias = Some(Param::from_tensor(Tensor::zeros([cout], device)));
@@ -69,7 +106,8 @@ pub fn conv2d(
 }
 
 /// `add_conv`: conv `k × k` (stride `s`, padding `(k − 1) / 2`, no bias) → BatchNorm2d →
-/// LeakyReLU(0.1) or ReLU6.
+/// LeakyReLU(0.1) or ReLU6 (the MobileNetV2 variant's units, initialised as that variant:
+/// [`mobile_initializer`]).
 #[derive(Module, Debug)]
 pub struct Cbl {
     /// The convolution (`conv.weight`).
@@ -95,8 +133,12 @@ impl Cbl {
         activation: CblActivation,
         device: &Device,
     ) -> Self {
+        let init = match activation {
+            CblActivation::Leaky => reference_initializer(),
+            CblActivation::Relu6 => mobile_initializer(),
+        };
         Self {
-            conv: conv2d(cin, cout, k, stride, (k - 1) / 2, 1, 1, false, device),
+            conv: conv2d_init(cin, cout, k, stride, (k - 1) / 2, 1, 1, false, init, device),
             batch_norm: BatchNormConfig::new(cout).init(device),
             activation,
         }
@@ -136,6 +178,20 @@ impl ResBlock {
             .collect();
         Self {
             module_list,
+            shortcut,
+        }
+    }
+
+    /// `ressepblock(ch, out_ch, in_ch, shortcut)` of the MobileNetV2 variant: one unit
+    /// [CBL 1×1 ch → in_ch, CBL 3×3 in_ch → out_ch], ReLU6 (added to its input when
+    /// `shortcut`, which needs `out_ch == ch`).
+    pub fn sep(ch: usize, out_ch: usize, in_ch: usize, shortcut: bool, device: &Device) -> Self {
+        let act = CblActivation::Relu6;
+        Self {
+            module_list: vec![vec![
+                Cbl::with_activation(ch, in_ch, 1, 1, act, device),
+                Cbl::with_activation(in_ch, out_ch, 3, 1, act, device),
+            ]],
             shortcut,
         }
     }

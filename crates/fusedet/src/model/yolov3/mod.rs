@@ -14,19 +14,24 @@
 //! The heads (guided anchoring, anchor-free slot, deformable feature adaption, optional RFB)
 //! are the same in both. DropBlock is the identity at inference; its schedule belongs to
 //! training.
+//!
+//! `backbone = "mobilenetv2"` selects the reference's MobileNetV2 variant
+//! (`models/yolov3_mobilev2.py`, with or without `ASFFmobile`): [`mobile`].
 
 pub mod asff;
 pub mod blocks;
 pub mod head;
 pub mod loss;
+pub mod mobile;
 
 use burn::module::Module;
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use asff::{ASFF_IN_CHANNELS, ASFF_OUT_CHANNELS, Asff, AsffOutput};
+pub use asff::{ASFF_IN_CHANNELS, ASFF_MOBILE_IN_CHANNELS, ASFF_OUT_CHANNELS, Asff, AsffOutput};
 pub use blocks::{Cbl, CblActivation, DropBlock, ResBlock, RfbBlock, Spp, Upsample};
 pub use head::{ANCHORS, FeatureAdaption, HeadOutput, N_SLOTS, YoloV3Head};
+pub use mobile::{InvertedResidual, MobileLevel, SeqLayer, YoloV3Mobile};
 
 use crate::error::ConfigError;
 
@@ -54,6 +59,18 @@ pub fn scale_channels(c: usize, width: f64) -> usize {
     (((c as f64 * width) / 8.0).round() as usize).max(1) * 8
 }
 
+/// The backbone of a YOLOv3 / ASFF model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum YoloV3Backbone {
+    /// Darknet-53 (`models/yolov3_asff.py`, `models/yolov3_baseline.py`).
+    #[default]
+    #[serde(rename = "darknet53")]
+    Darknet53,
+    /// MobileNetV2 (`models/yolov3_mobilev2.py`, the reference's `BACKBONE: mobile`).
+    #[serde(rename = "mobilenetv2")]
+    MobileNetV2,
+}
+
 /// A YOLOv3 / ASFF recipe's model section.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -61,6 +78,12 @@ pub struct YoloV3Spec {
     /// Number of classes (80 for COCO, 20 for VOC).
     #[serde(default = "d_num_classes")]
     pub num_classes: usize,
+    /// `"darknet53"` (default) or `"mobilenetv2"`: the reference's MobileNetV2 variant, whose
+    /// heads have no feature adaption (`sep`), whose RFB only halves `ASFFmobile`'s
+    /// fusion-weight width, and which has no DropBlock schedule (`dropblock` must be false)
+    /// and only width 1.
+    #[serde(default)]
+    pub backbone: YoloV3Backbone,
     /// ASFF fusion (`--asff`); the strong baseline when false.
     #[serde(default = "d_true")]
     pub asff: bool,
@@ -90,6 +113,7 @@ impl Default for YoloV3Spec {
     fn default() -> Self {
         Self {
             num_classes: 80,
+            backbone: YoloV3Backbone::Darknet53,
             asff: true,
             rfb: false,
             dropblock: false,
@@ -111,11 +135,43 @@ impl YoloV3Spec {
         if !(self.width > 0.0 && self.width <= 4.0) {
             return Err(ConfigError::invalid("model.width", "must be in (0, 4]"));
         }
+        if self.backbone == YoloV3Backbone::MobileNetV2 {
+            if self.width != 1.0 {
+                return Err(ConfigError::invalid(
+                    "model.width",
+                    "must be 1 with backbone = \"mobilenetv2\" (the MobileNetV2 variant is \
+                     built at the reference's widths only)",
+                ));
+            }
+            if self.dropblock {
+                return Err(ConfigError::invalid(
+                    "model.dropblock",
+                    "must be false with backbone = \"mobilenetv2\" (the reference has no \
+                     DropBlock schedule for its MobileNetV2 variant)",
+                ));
+            }
+        }
         Ok(())
     }
 
     /// Builds the model with the reference's initialisation.
+    ///
+    /// # Panics
+    /// With `backbone = "mobilenetv2"` and a width other than 1 (refused by
+    /// [`YoloV3Spec::validate`]).
     pub fn init(&self, device: &Device) -> YoloV3 {
+        if self.backbone == YoloV3Backbone::MobileNetV2 {
+            assert!(
+                self.width == 1.0,
+                "the MobileNetV2 variant has width 1 only (YoloV3Spec::validate)"
+            );
+            return YoloV3::Mobile(YoloV3Mobile::new(
+                self.num_classes,
+                self.asff,
+                self.rfb,
+                device,
+            ));
+        }
         let ch = Channels(self.width);
         if self.asff {
             YoloV3::Asff(YoloV3Asff::build(self.num_classes, self.rfb, ch, device))
@@ -146,6 +202,10 @@ pub enum YoloV3Layer {
     Upsample(Upsample),
     /// `YOLOv3Head` (baseline only).
     Head(YoloV3Head),
+    /// MobileNetV2's `ConvBNReLU` (entries 0 and 18 of the MobileNetV2 variant).
+    ConvBnRelu(Vec<SeqLayer>),
+    /// MobileNetV2's `InvertedResidual` (entries 1–17 of the MobileNetV2 variant).
+    InvertedResidual(InvertedResidual),
 }
 
 impl YoloV3Layer {
@@ -156,6 +216,8 @@ impl YoloV3Layer {
             Self::Spp(m) => m.forward(x),
             Self::DropBlock(m) => m.forward(x),
             Self::Upsample(m) => m.forward(x),
+            Self::ConvBnRelu(m) => mobile::forward_conv_bn_relu(m, x),
+            Self::InvertedResidual(m) => m.forward(x),
             Self::Head(_) => unreachable!("heads are run by the model"),
         }
     }
@@ -206,11 +268,11 @@ impl Channels {
     }
 }
 
-fn dropblock() -> YoloV3Layer {
+pub(crate) fn dropblock() -> YoloV3Layer {
     YoloV3Layer::DropBlock(DropBlock::new(1, 1.0))
 }
 
-fn upsample() -> YoloV3Layer {
+pub(crate) fn upsample() -> YoloV3Layer {
     YoloV3Layer::Upsample(Upsample::new(2))
 }
 
@@ -258,7 +320,7 @@ fn neck_top(c: Channels, device: &Device) -> Vec<YoloV3Layer> {
 /// How a `module_list` is run: after entry `i` the output is kept when `i` is in `routes`;
 /// `concat` = (entry, route) concatenates a kept route after an entry; `restart` = (entry,
 /// route) continues from a kept route after a head entry (baseline).
-struct Wiring {
+pub(crate) struct Wiring {
     routes: &'static [usize],
     concat: &'static [(usize, usize)],
     restart: &'static [(usize, usize)],
@@ -277,7 +339,7 @@ const BASELINE_WIRING: Wiring = Wiring {
 };
 
 /// Runs a `module_list`; returns the kept routes and the head outputs met on the way.
-fn run_list(
+pub(crate) fn run_list(
     layers: &[YoloV3Layer],
     wiring: &Wiring,
     mut x: Tensor<4>,
@@ -444,7 +506,7 @@ pub struct YoloV3Output {
     pub fusion: Option<Vec<AsffOutput>>,
 }
 
-/// The baseline or the ASFF model.
+/// The baseline or the ASFF model, on Darknet-53 or MobileNetV2.
 #[derive(Module, Debug)]
 #[allow(clippy::large_enum_variant)]
 pub enum YoloV3 {
@@ -452,6 +514,8 @@ pub enum YoloV3 {
     Baseline(YoloV3Baseline),
     /// YOLOv3 + ASFF.
     Asff(YoloV3Asff),
+    /// The MobileNetV2 variant, with or without ASFF.
+    Mobile(YoloV3Mobile),
 }
 
 impl YoloV3 {
@@ -460,14 +524,33 @@ impl YoloV3 {
         match self {
             Self::Baseline(m) => m.heads(),
             Self::Asff(m) => m.levels().iter().map(|(_, h)| *h).collect(),
+            Self::Mobile(m) => m.levels().iter().map(|(_, h)| *h).collect(),
         }
     }
 
-    /// The `module_list` (Darknet-53 + neck).
+    /// The backbone.
+    pub fn backbone(&self) -> YoloV3Backbone {
+        match self {
+            Self::Baseline(_) | Self::Asff(_) => YoloV3Backbone::Darknet53,
+            Self::Mobile(_) => YoloV3Backbone::MobileNetV2,
+        }
+    }
+
+    /// Whether the levels are fused by ASFF (the output has [`YoloV3Output::fusion`]).
+    pub fn has_fusion(&self) -> bool {
+        match self {
+            Self::Baseline(_) => false,
+            Self::Asff(_) => true,
+            Self::Mobile(m) => m.is_asff(),
+        }
+    }
+
+    /// The `module_list` (Darknet-53 or MobileNetV2, + neck).
     pub fn module_list(&self) -> &[YoloV3Layer] {
         match self {
             Self::Baseline(m) => &m.module_list,
             Self::Asff(m) => &m.module_list,
+            Self::Mobile(m) => &m.module_list,
         }
     }
 
@@ -476,16 +559,14 @@ impl YoloV3 {
         match self {
             Self::Baseline(m) => &mut m.module_list,
             Self::Asff(m) => &mut m.module_list,
+            Self::Mobile(m) => &mut m.module_list,
         }
     }
 
-    /// The DropBlock slots (entries 16, 22, 29 with ASFF; 16, 24, 33 in the baseline), for the
-    /// training schedule.
+    /// The DropBlock slots (entries 16, 22, 29 with ASFF; 16, 24, 33 in the baseline; 24, 30,
+    /// 37 on MobileNetV2), for the training schedule.
     pub fn dropblocks_mut(&mut self) -> Vec<&mut DropBlock> {
-        let list = match self {
-            Self::Baseline(m) => &mut m.module_list,
-            Self::Asff(m) => &mut m.module_list,
-        };
+        let list = self.module_list_mut();
         list.iter_mut()
             .filter_map(|l| match l {
                 YoloV3Layer::DropBlock(d) => Some(d),
@@ -529,6 +610,10 @@ impl YoloV3 {
                     fusion: Some(fusion),
                 }
             }
+            Self::Mobile(m) => {
+                let (levels, fusion) = m.forward(x);
+                YoloV3Output { levels, fusion }
+            }
         }
     }
 
@@ -559,6 +644,7 @@ mod tests {
             s,
             YoloV3Spec {
                 num_classes: 20,
+                backbone: YoloV3Backbone::Darknet53,
                 asff: true,
                 rfb: true,
                 dropblock: false,
@@ -580,6 +666,37 @@ mod tests {
                 .to_string()
                 .contains("num_classes")
         );
+    }
+
+    #[test]
+    fn the_mobilenet_v2_backbone_is_chosen_by_name_and_refuses_width_and_dropblock() {
+        let s: YoloV3Spec = toml::from_str("backbone = \"mobilenetv2\"\nasff = false").unwrap();
+        assert_eq!(s.backbone, YoloV3Backbone::MobileNetV2);
+        assert!(s.validate().is_ok());
+        let again: YoloV3Spec = toml::from_str(&toml::to_string(&s).unwrap()).unwrap();
+        assert_eq!(again, s);
+        assert_eq!(
+            toml::from_str::<YoloV3Spec>("").unwrap().backbone,
+            YoloV3Backbone::Darknet53
+        );
+        let err = toml::from_str::<YoloV3Spec>("backbone = \"mobilenet_v3\"").unwrap_err();
+        assert!(err.to_string().contains("mobilenetv2"), "{err}");
+        let cases = [
+            ("width = 0.5", "model.width"),
+            ("dropblock = true", "model.dropblock"),
+        ];
+        for (extra, key) in cases {
+            let s: YoloV3Spec =
+                toml::from_str(&format!("backbone = \"mobilenetv2\"\n{extra}")).unwrap();
+            let err = s.validate().unwrap_err().to_string();
+            assert!(
+                err.contains(key) && err.contains("mobilenetv2"),
+                "{extra}: {err}"
+            );
+            // The same keys are fine on Darknet-53.
+            let d: YoloV3Spec = toml::from_str(extra).unwrap();
+            assert!(d.validate().is_ok(), "{extra}");
+        }
     }
 
     #[test]
