@@ -47,10 +47,10 @@ pub fn find_contours(mask: &[u8], width: usize, height: usize) -> Vec<Contour> {
 }
 
 /// [`find_contours`] of the binary image whose row `y` the closure writes (non-zero for
-/// foreground, `width` bytes, zeroed before the call), without a mask of its own: DB's post-processing
-/// thresholds its probability map straight into the labels. Rows are written and their
-/// foreground runs found in parallel (rayon); the borders are followed in raster order.
-///
+/// foreground, `width` bytes, zeroed before the call), without a mask of its own: DB's
+/// post-processing thresholds its probability map straight into the labels. Rows are written
+/// and their foreground runs found in parallel (rayon); the borders are followed in raster
+/// order.
 pub fn find_contours_with(
     width: usize,
     height: usize,

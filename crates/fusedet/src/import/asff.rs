@@ -85,8 +85,9 @@ pub fn load_pretrained(model: &mut YoloV3, path: &Path) -> Result<usize, Error> 
 /// batch-norm shift, scale, rolling mean, rolling variance, then the kernel): what Darknet's
 /// `darknet53.conv.74` holds, and the first layers of `darknet53.weights` or `yolov3.weights`
 /// (the rest of a longer file is ignored, as Darknet's `load_weights_upto`); refused for the
-/// MobileNetV2 variant. Darknet's files are of the full-width network: the model's `width` must be 1 for them (a file does not
-/// record shapes; a narrower model reads the wrong values). Returns the layers loaded.
+/// MobileNetV2 variant. Darknet's files are of the full-width network: the model's `width`
+/// must be 1 for them (a file does not record shapes; a narrower model reads the wrong
+/// values). Returns the layers loaded.
 pub fn load_darknet_backbone(model: &mut YoloV3, path: &Path) -> Result<usize, Error> {
     if model.backbone() != YoloV3Backbone::Darknet53 {
         return Err(ImportError::Weights {

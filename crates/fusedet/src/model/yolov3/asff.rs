@@ -28,7 +28,7 @@ use burn::nn::pool::MaxPool2dConfig;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
-use super::blocks::{Cbl, CblActivation, conv2d, conv2d_init, mobile_initializer};
+use super::blocks::{Cbl, CblActivation, conv2d_init};
 use crate::model::fused::upsample_nearest;
 
 /// Channels of the three inputs (level 0, 1, 2).
@@ -155,12 +155,7 @@ impl Asff {
         // compress conv (ASFFmobile).
         let compress_level_1 =
             (level == 2 && inputs[1] != inter).then(|| cbl(inputs[1], inter, 1, 1));
-        let weight_levels = match act {
-            CblActivation::Leaky => conv2d(3 * c, 3, 1, 1, 0, 1, 1, true, device),
-            CblActivation::Relu6 => {
-                conv2d_init(3 * c, 3, 1, 1, 0, 1, 1, true, mobile_initializer(), device)
-            }
-        };
+        let weight_levels = conv2d_init(3 * c, 3, 1, 1, 0, 1, 1, true, act.initializer(), device);
         Self {
             stride_level_1,
             stride_level_2,

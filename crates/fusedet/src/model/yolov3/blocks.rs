@@ -29,6 +29,17 @@ pub enum CblActivation {
     Relu6,
 }
 
+impl CblActivation {
+    /// The initialisation of the model whose units these are: [`reference_initializer`] for
+    /// Darknet-53 / ASFF, [`mobile_initializer`] for the MobileNetV2 variant.
+    pub fn initializer(self) -> Initializer {
+        match self {
+            Self::Leaky => reference_initializer(),
+            Self::Relu6 => mobile_initializer(),
+        }
+    }
+}
+
 /// The reference's weight initialisation (`init_yolo` in `main.py`): Kaiming-normal fan-in
 /// with negative slope 0.1 for every `nn.Conv2d`.
 pub fn reference_initializer() -> Initializer {
@@ -133,10 +144,7 @@ impl Cbl {
         activation: CblActivation,
         device: &Device,
     ) -> Self {
-        let init = match activation {
-            CblActivation::Leaky => reference_initializer(),
-            CblActivation::Relu6 => mobile_initializer(),
-        };
+        let init = activation.initializer();
         Self {
             conv: conv2d_init(cin, cout, k, stride, (k - 1) / 2, 1, 1, false, init, device),
             batch_norm: BatchNormConfig::new(cout).init(device),
